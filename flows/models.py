@@ -1,0 +1,1 @@
+"""Models of the flows app (filled in by the flows issue)."""

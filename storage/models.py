@@ -1,0 +1,1 @@
+"""Models of the storage app (filled in by the storage issue)."""
