@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth.models import Group
 from django.middleware.csrf import get_token
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
@@ -71,6 +72,7 @@ class CsrfApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         return Response({"csrf_token": get_token(request)})
 
@@ -83,7 +85,7 @@ class LoginApi(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "login"
 
-    @extend_schema(request=CredentialsInput)
+    @extend_schema(request=CredentialsInput, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request) -> Response:
         SessionAuthentication().enforce_csrf(request)
         data = parse(CredentialsInput, request.data)
@@ -97,12 +99,14 @@ class LoginApi(APIView):
 class LogoutApi(APIView):
     permission_classes = [AllowAny]
 
+    @extend_schema(request=None, responses={204: None})
     def post(self, request: Request) -> Response:
         logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MeApi(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         return Response(user_output(request.user))
 
@@ -115,7 +119,7 @@ class TokenObtainApi(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "login"
 
-    @extend_schema(request=CredentialsInput)
+    @extend_schema(request=CredentialsInput, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request) -> Response:
         data = parse(CredentialsInput, request.data)
         user = authenticate(request, username=data["username"], password=data["password"])
@@ -130,10 +134,11 @@ class TokenNameInput(serializers.Serializer):
 
 
 class TokenListApi(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         return Response({"results": [token_output(token) for token in selectors.token_list(user=request.user)]})
 
-    @extend_schema(request=TokenNameInput)
+    @extend_schema(request=TokenNameInput, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request) -> Response:
         data = parse(TokenNameInput, request.data)
         token, clear = services.token_create(user=request.user, name=data["name"])
@@ -141,6 +146,7 @@ class TokenListApi(APIView):
 
 
 class TokenRevokeApi(APIView):
+    @extend_schema(responses={204: None})
     def delete(self, request: Request, token_id: int) -> Response:
         services.token_revoke(user=request.user, token_id=token_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -152,14 +158,14 @@ _Q = OpenApiParameter("q", str, description="Prefix of a user or group name")
 
 
 class UserSearchApi(APIView):
-    @extend_schema(parameters=[_Q])
+    @extend_schema(parameters=[_Q], responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         users = selectors.user_search(query=request.query_params.get("q", "").strip())
         return Response({"results": [{"username": u.username, "full_name": u.get_full_name()} for u in users]})
 
 
 class PrincipalSearchApi(APIView):
-    @extend_schema(parameters=[_Q])
+    @extend_schema(parameters=[_Q], responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         return Response({"results": selectors.principal_search(query=request.query_params.get("q", "").strip())})
 
@@ -173,22 +179,24 @@ class UsernameInput(serializers.Serializer):
 
 
 class GroupListApi(APIView):
+    @extend_schema(operation_id="v1_groups_list", responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         return Response({"results": [group_output(g) for g in selectors.team_list_visible(user=request.user)]})
 
-    @extend_schema(request=GroupNameInput)
+    @extend_schema(request=GroupNameInput, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request) -> Response:
         group = services.team_create(by=request.user, name=parse(GroupNameInput, request.data)["name"])
         return Response(group_output(group), status=201)
 
 
 class GroupDetailApi(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, name: str) -> Response:
         return Response(group_output(selectors.team_get_visible(user=request.user, name=name)))
 
 
 class GroupMemberAddApi(APIView):
-    @extend_schema(request=UsernameInput)
+    @extend_schema(request=UsernameInput, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request, name: str) -> Response:
         group = selectors.team_get_visible(user=request.user, name=name)
         username = parse(UsernameInput, request.data)["username"]
@@ -196,6 +204,7 @@ class GroupMemberAddApi(APIView):
 
 
 class GroupMemberRemoveApi(APIView):
+    @extend_schema(responses={204: None})
     def delete(self, request: Request, name: str, username: str) -> Response:
         group = selectors.team_get_visible(user=request.user, name=name)
         services.team_member_remove(by=request.user, group=group, username=username)
@@ -217,7 +226,7 @@ class RevokeInput(serializers.Serializer):
 
 
 class ShareApi(APIView):
-    @extend_schema(request=ShareInput)
+    @extend_schema(request=ShareInput, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request) -> Response:
         data = parse(ShareInput, request.data)
         grant = services.share(by=request.user, uri=data["uri"], principal=data["principal"], level=data["level"])
@@ -225,7 +234,7 @@ class ShareApi(APIView):
 
 
 class RevokeApi(APIView):
-    @extend_schema(request=RevokeInput)
+    @extend_schema(request=RevokeInput, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request) -> Response:
         data = parse(RevokeInput, request.data)
         services.revoke(by=request.user, uri=data["uri"], principal=data["principal"])
@@ -237,7 +246,7 @@ _SCHEME = OpenApiParameter("scheme", str, description="job, storage, image or fl
 
 
 class AclApi(APIView):
-    @extend_schema(parameters=[_URI])
+    @extend_schema(parameters=[_URI], responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         uri = request.query_params.get("uri", "")
         if not uri:
@@ -246,14 +255,14 @@ class AclApi(APIView):
 
 
 class SharedWithMeApi(APIView):
-    @extend_schema(parameters=[_SCHEME])
+    @extend_schema(parameters=[_SCHEME], responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         grants = selectors.shares_with_me(user=request.user, scheme=request.query_params.get("scheme") or None)
         return Response({"results": [grant.as_dict() for grant in grants]})
 
 
 class SharedByMeApi(APIView):
-    @extend_schema(parameters=[_SCHEME])
+    @extend_schema(parameters=[_SCHEME], responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         grants = selectors.shares_by_me(user=request.user, scheme=request.query_params.get("scheme") or None)
         return Response({"results": [grant.as_dict() for grant in grants]})
@@ -266,6 +275,7 @@ class HealthApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         report = selectors.health_report(with_workers=request.query_params.get("workers") in {"1", "true"})
         healthy = all(value != "down" for value in report.values())
