@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from console import selectors, services
 from console.errors import InvalidInput
 from console.models import ApiToken
+from console.uris import SCHEMES
 
 
 def user_output(user: Any) -> dict[str, Any]:
@@ -254,17 +255,24 @@ class AclApi(APIView):
         return Response(selectors.acl_for_uri(user=request.user, uri=uri))
 
 
+def scheme_param(request: Request) -> str | None:
+    scheme = request.query_params.get("scheme") or None
+    if scheme is not None and scheme not in SCHEMES:
+        raise InvalidInput(f"Unknown scheme {scheme!r}: expected one of {', '.join(SCHEMES)}")
+    return scheme
+
+
 class SharedWithMeApi(APIView):
     @extend_schema(parameters=[_SCHEME], responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
-        grants = selectors.shares_with_me(user=request.user, scheme=request.query_params.get("scheme") or None)
+        grants = selectors.shares_with_me(user=request.user, scheme=scheme_param(request))
         return Response({"results": [grant.as_dict() for grant in grants]})
 
 
 class SharedByMeApi(APIView):
     @extend_schema(parameters=[_SCHEME], responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
-        grants = selectors.shares_by_me(user=request.user, scheme=request.query_params.get("scheme") or None)
+        grants = selectors.shares_by_me(user=request.user, scheme=scheme_param(request))
         return Response({"results": [grant.as_dict() for grant in grants]})
 
 

@@ -30,11 +30,16 @@ api_v1 = [
 
 urlpatterns = [
     path("api/v1/", include(api_v1)),
+    path("api/v1/", include("jobs.urls")),
+    path("api/v1/", include("storage.urls")),
+    path("api/v1/", include("flows.urls")),
+    # Public share links and their downloads (no login): storage/urls_public.py
+    path("s/", include("storage.urls_public")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema")),
     path("admin/", admin.site.urls),
     re_path(r"^api/", views.api_not_found),
     # Everything else is a client-side route of the SPA (deep links reload correctly).
-    re_path(r"^(?!static/|ws/).*$", views.spa_index),
+    re_path(r"^(?!static/|ws/|s/).*$", views.spa_index),
 ]

@@ -195,3 +195,12 @@ def browser_type_launch_args(browser_type_launch_args):
         "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"],
     }
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """Remove this run's data folder (storage root, secret key) unless it is a user's own."""
+    import shutil
+
+    data_dir = Path(os.environ.get("KILN_DATA_DIR", ""))
+    if data_dir.name.startswith("kiln-test-") and data_dir.is_dir():
+        shutil.rmtree(data_dir, ignore_errors=True)

@@ -1,7 +1,8 @@
 """Test settings: the real settings, pointed at PostgreSQL and Redis with names of their own.
 
-Each checkout gets its own database name and Redis key prefix (from its path), so two clones on
-one machine (a developer's and CI's) can run their suites at the same time.
+Each test run gets its own database name and Redis key prefix (from the checkout's path and the
+run's process id), so several runs on one machine (a developer's, CI's clone) never collide. Server
+and worker processes started by the tests inherit these through the environment.
 """
 
 import hashlib
@@ -10,7 +11,9 @@ import tempfile
 from pathlib import Path
 
 _checkout = Path(__file__).resolve().parent.parent
-_tag = hashlib.sha1(str(_checkout).encode()).hexdigest()[:8]
+_tag = os.environ.setdefault(
+    "KILN_TEST_RUN", f"{hashlib.sha1(str(_checkout).encode()).hexdigest()[:6]}_{os.getpid()}"
+)
 
 os.environ.setdefault("DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/kiln_{_tag}")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")

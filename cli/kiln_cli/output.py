@@ -1,0 +1,163 @@
+"""Everything a verb prints goes through here: human tables by default, JSON with `--json`.
+
+- `out.emit(data, human)` prints `data` as JSON in `--json` mode, or calls `human()` otherwise.
+- `out.table(columns, rows)` prints a plain, borderless table (like `docker ps`); when stdout is
+  not a terminal, lines are never wrapped or truncated, so `grep`/`awk` see one row per line.
+- `out.transfer_progress()` gives byte progress bars (rich.progress) on stderr for transfer verbs.
+Errors are not printed here: raise `KilnError` and click prints it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Self
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+_WIDE = 10_000  # width used when stdout is not a terminal: never fold a row
+
+
+def cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _is_tty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+class Output:
+    def __init__(self, *, json_mode: bool = False) -> None:
+        self.json_mode = json_mode
+
+    # -- plain lines -------------------------------------------------------------------------
+    def line(self, text: str = "") -> None:
+        click.echo(text)
+
+    def warn(self, text: str) -> None:
+        click.echo(f"kiln: warning: {text}", err=True)
+
+    def info(self, text: str) -> None:
+        """A side remark for humans (stderr, so stdout stays clean for pipes)."""
+        click.echo(text, err=True)
+
+    # -- JSON vs human -----------------------------------------------------------------------
+    def json(self, data: Any) -> None:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+    def emit(self, data: Any, human: Callable[[], None]) -> None:
+        """Print `data` as JSON in `--json` mode, otherwise run the human renderer."""
+        if self.json_mode:
+            self.json(data)
+        else:
+            human()
+
+    # -- tables ------------------------------------------------------------------------------
+    def table(
+        self,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        *,
+        empty: str | None = None,
+    ) -> None:
+        rows = [list(r) for r in rows]
+        if not rows and empty is not None:
+            self.line(empty)
+            return
+        table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+        for name in columns:
+            table.add_column(name, overflow="fold")
+        for row in rows:
+            table.add_row(*(Text(cell(v)) for v in row))
+        self._render(table)
+
+    def fields(self, pairs: Sequence[tuple[str, Any]]) -> None:
+        """A `Key:  value` block (e.g. `kiln config show`)."""
+        width = max((len(k) for k, _ in pairs), default=0) + 1
+        for key, value in pairs:
+            self.line(f"{key + ':':<{width}} {cell(value)}".rstrip())
+
+    def _render(self, renderable: Any) -> None:
+        stdout = sys.stdout
+        if _is_tty(stdout):
+            Console(file=stdout, highlight=False).print(renderable)
+            return
+        buf = io.StringIO()
+        Console(file=buf, width=_WIDE, highlight=False, color_system=None).print(renderable)
+        for text_line in buf.getvalue().splitlines():
+            click.echo(text_line.rstrip())
+
+    # -- progress ----------------------------------------------------------------------------
+    @contextmanager
+    def transfer_progress(self, *, enabled: bool | None = None) -> Iterator[TransferProgress]:
+        """Byte progress bars on stderr; silent in `--json` mode or when stderr is no terminal."""
+        if enabled is None:
+            enabled = not self.json_mode and _is_tty(sys.stderr)
+        progress = TransferProgress(enabled=enabled)
+        with progress:
+            yield progress
+
+
+class TransferProgress:
+    """`with out.transfer_progress() as p: advance = p.add("data.csv", size); advance(n)`."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self._progress: Progress | None = None
+        if enabled:
+            self._progress = Progress(
+                TextColumn("{task.description}", markup=False, style="bold"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=Console(file=sys.stderr),
+                transient=False,
+            )
+
+    def __enter__(self) -> Self:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def add(self, description: str, total: int | None) -> Callable[[int], None]:
+        """Start a bar for one transfer; returns `advance(nbytes)`."""
+        if self._progress is None:
+            return _noop
+        task: TaskID = self._progress.add_task(description, total=total)
+        progress = self._progress
+
+        def advance(nbytes: int) -> None:
+            progress.advance(task, nbytes)
+
+        return advance
+
+
+def _noop(nbytes: int) -> None:
+    return None
