@@ -1,0 +1,3 @@
+"""Public share-link routes under /s/ (anyone with the token; no account)."""
+
+urlpatterns: list = []
