@@ -99,8 +99,12 @@ def origin_allowed(origin: str | None) -> bool:
         return True
     if origin in settings.CSRF_TRUSTED_ORIGINS:
         return True
-    parsed = urlparse(origin)
-    return bool(parsed.hostname) and validate_host(parsed.netloc.rsplit("@", 1)[-1], settings.ALLOWED_HOSTS)
+    hostname = urlparse(origin).hostname
+    if not hostname:
+        return False
+    if ":" in hostname:  # an IPv6 literal, written [::1] in ALLOWED_HOSTS
+        hostname = f"[{hostname}]"
+    return validate_host(hostname, settings.ALLOWED_HOSTS)
 
 
 @database_sync_to_async

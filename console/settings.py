@@ -249,3 +249,29 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("KILN_LOG_LEVEL", "INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
+
+# --- Jobs -----------------------------------------------------------------------------------------
+import json as _json  # noqa: E402
+import sys as _sys  # noqa: E402
+
+# Presets: name → CPU cores and memory. Override with KILN_PRESETS='{"gpu": {"cpu": 8, "memory_mb": 65536}}'.
+KILN_PRESETS = _json.loads(os.environ.get("KILN_PRESETS", "null")) or {
+    "cpu-small": {"cpu": 1, "memory_mb": 2048, "description": "1 CPU, 2 GiB"},
+    "cpu-medium": {"cpu": 2, "memory_mb": 8192, "description": "2 CPU, 8 GiB"},
+    "cpu-large": {"cpu": 4, "memory_mb": 16384, "description": "4 CPU, 16 GiB"},
+}
+KILN_DEFAULT_PRESET = os.environ.get("KILN_DEFAULT_PRESET", next(iter(KILN_PRESETS)))
+KILN_JOB_RUNTIME = os.environ.get("KILN_JOB_RUNTIME", "local")  # local (bubblewrap)
+# The Python the sandbox offers as `python`/`python3` (bound read-only at the same path).
+KILN_JOB_PYTHON_PREFIX = os.environ.get("KILN_JOB_PYTHON_PREFIX", _sys.base_prefix)
+KILN_JOB_EXTRA_RO_BINDS = env_list("KILN_JOB_EXTRA_RO_BINDS")  # more host folders jobs may read
+KILN_JOB_KILL_GRACE = float(os.environ.get("KILN_JOB_KILL_GRACE", "10"))  # SIGTERM → SIGKILL, seconds
+KILN_JOB_CGROUP_PARENT = os.environ.get("KILN_JOB_CGROUP_PARENT", "kiln")
+# Liveness: runners beat every interval; a running job whose beat is older than the timeout is
+# lost (its worker died). Every worker runs the check, so no single scheduler must stay alive.
+KILN_HEARTBEAT_INTERVAL = float(os.environ.get("KILN_HEARTBEAT_INTERVAL", "3"))
+KILN_HEARTBEAT_TIMEOUT = float(os.environ.get("KILN_HEARTBEAT_TIMEOUT", "15"))
+KILN_LIVENESS_CHECK_INTERVAL = float(os.environ.get("KILN_LIVENESS_CHECK_INTERVAL", "5"))
+# Address at which the web server reaches a job's HTTP port on this worker's machine.
+KILN_WORKER_ADDRESS = os.environ.get("KILN_WORKER_ADDRESS", "127.0.0.1")
+KILN_LOG_BATCH_SECONDS = float(os.environ.get("KILN_LOG_BATCH_SECONDS", "0.01"))

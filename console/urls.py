@@ -41,5 +41,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     re_path(r"^api/", views.api_not_found),
     # Everything else is a client-side route of the SPA (deep links reload correctly).
-    re_path(r"^(?!static/|ws/|s/).*$", views.spa_index),
+    re_path(r"^(?!static/|ws/|s/|assets/).*$", views.spa_index),
 ]

@@ -1,3 +1,9 @@
-"""WebSocket routes of the jobs app, mounted by console/routing.py."""
+"""WebSocket routes of the jobs app."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from jobs import consumers
+
+websocket_urlpatterns = [
+    path("ws/jobs/<str:job_id>/logs/", consumers.JobLogsConsumer.as_asgi()),
+]

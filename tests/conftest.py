@@ -144,7 +144,10 @@ class WorkerPool:
         if beat:
             command += ["-B", "--schedule", str(self.logdir / f"beat-{index}")]
         log = (self.logdir / f"worker-{index}.log").open("w")
-        process = subprocess.Popen(command, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        # Own process group, so a test can kill a whole worker (-9) as if its machine died.
+        process = subprocess.Popen(command, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        process.hostname = command[command.index("--hostname") + 1].split("@")[0]
         self.processes.append(process)
         self.wait_ready()
         return process
@@ -160,6 +163,16 @@ class WorkerPool:
             except Exception:
                 time.sleep(0.3)
         raise RuntimeError("no Celery worker answered a ping")
+
+    def alive(self) -> list[subprocess.Popen]:
+        return [process for process in self.processes if process.poll() is None]
+
+    def kill_hard(self, process: subprocess.Popen) -> None:
+        """SIGKILL the worker and every process it started, like a machine losing power."""
+        import signal
+
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
     def stop_all(self) -> None:
         for process in self.processes:

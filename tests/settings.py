@@ -25,3 +25,7 @@ os.environ["KILN_PROFILE"] = "embedded"
 from console.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests only
+
+# A preset small enough to hit its memory limit on purpose, beside the usual ones.
+KILN_PRESETS = {**KILN_PRESETS, "test-tiny": {"cpu": 0.5, "memory_mb": 64, "description": "for OOM tests"}}  # noqa: F405
+KILN_JOB_KILL_GRACE = float(os.environ.get("KILN_JOB_KILL_GRACE", "3"))

@@ -82,3 +82,13 @@ def test_user_stream_follows_new_shares(asgi_server, bob, alice):
 
         publish_resource_event(parse_uri("job://default/bob/job-9"), {"type": "job.created"})
         assert receive(stream) == {"uri": "job://default/bob/job-9", "type": "job.created"}
+
+
+def test_cookie_socket_from_our_own_origin_with_a_port_is_accepted(asgi_server, bob):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(bob)
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+    with open_ws(asgi_server, "/ws/events/", Origin=asgi_server.url, Cookie=cookie) as stream:
+        assert receive(stream)["type"] == "state"

@@ -1,0 +1,35 @@
+import { Navigate, type RouteObject } from "react-router";
+import { LoginPage } from "@/features/auth/LoginPage";
+import { TokensPage } from "@/features/auth/TokensPage";
+import { FilesPage } from "@/features/files/FilesPage";
+import { FlowsPage } from "@/features/flows/FlowsPage";
+import { JobsPage } from "@/features/jobs/JobsPage";
+import { AppLayout } from "./layout";
+import { NotFoundPage } from "./NotFoundPage";
+import { RequireAuth } from "./RequireAuth";
+import { RouteError } from "./RouteError";
+
+/** Every page of the SPA. The server answers index.html for each of these paths. */
+export const routes: RouteObject[] = [
+  { path: "/login", element: <LoginPage />, errorElement: <RouteError /> },
+  {
+    path: "/",
+    element: (
+      <RequireAuth>
+        <AppLayout />
+      </RequireAuth>
+    ),
+    errorElement: <RouteError />,
+    children: [
+      { index: true, element: <Navigate to="/jobs" replace /> },
+      { path: "jobs", element: <JobsPage /> },
+      { path: "jobs/:jobId", element: <JobsPage /> },
+      { path: "files/*", element: <FilesPage /> },
+      { path: "flows", element: <FlowsPage /> },
+      { path: "flows/:flowId", element: <FlowsPage /> },
+      { path: "flows/:flowId/bakes/:bakeId", element: <FlowsPage /> },
+      { path: "settings/tokens", element: <TokensPage /> },
+      { path: "*", element: <NotFoundPage /> },
+    ],
+  },
+];

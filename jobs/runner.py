@@ -1,0 +1,245 @@
+"""Executes one job on this worker: claim it, start its sandbox, stream its logs, beat, obey
+kill and life span, restart per policy, record how it ended. Called by the ``run_job`` task."""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import IO
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+
+from console.errors import KilnError
+from jobs.models import Job, JobStatus, JobStatusEvent, RestartPolicy
+from jobs.runtime import RunHandle, RunSpec, Runtime, RuntimeUnavailable, get_runtime
+from jobs.services import job_heartbeat, job_logs_append, job_mark_lost, job_transition
+from jobs.volumes import VolumeSet
+
+log = logging.getLogger(__name__)
+MAX_LINE = 16 * 1024  # longer lines are split: one runaway line must not exhaust memory
+POLL_SECONDS = 0.25
+_EOF = object()
+
+
+@dataclass
+class Outcome:
+    exit_code: int | None
+    stopped: bool  # we stopped it (kill, life span, lost ownership): no restart, status set already
+
+
+class LogPump:
+    """Reads a process's output in a thread; the runner drains lines in batches."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.lines: queue.Queue = queue.Queue(maxsize=100_000)
+        self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _read(self, stream: IO[bytes]) -> None:
+        try:
+            for raw in iter(lambda: stream.readline(MAX_LINE), b""):
+                self.lines.put(raw.rstrip(b"\n").rstrip(b"\r").decode("utf-8", "replace"))
+        finally:
+            self.lines.put(_EOF)
+
+    def take(self, wait: float, most: int = 2000) -> tuple[list[str], bool]:
+        """Up to ``most`` lines (waiting at most ``wait`` for the first); and whether output ended."""
+        batch: list[str] = []
+        try:
+            item = self.lines.get(timeout=wait)
+            while True:
+                if item is _EOF:
+                    return batch, True
+                batch.append(item)
+                if len(batch) >= most:
+                    return batch, False
+                item = self.lines.get_nowait()
+        except queue.Empty:
+            return batch, False
+
+
+class JobRunner:
+    def __init__(self, job: Job, runtime: Runtime, worker: str) -> None:
+        self.job = job
+        self.runtime = runtime
+        self.worker = worker
+        self.attempt = job.attempt
+        self.offset = job.log_lines
+        self.parent_pid = os.getppid()
+
+    # -- logs ---------------------------------------------------------------------------------------
+    def write_logs(self, lines: list[str]) -> None:
+        if lines:
+            job_logs_append(job=self.job, first=self.offset, lines=lines)
+            self.offset += len(lines)
+
+    def say(self, text: str) -> None:
+        """A line from Kiln itself in the job's log (restarts, kills)."""
+        self.write_logs([f"[kiln] {text}"])
+
+    # -- one run of the process -------------------------------------------------------------------------
+    def supervise(self, handle: RunHandle) -> Outcome:
+        pump = LogPump(handle.stdout)
+        started = time.monotonic()
+        next_poll = next_beat = started
+        stop_reason: str | None = None
+        terminate_sent: float | None = None
+        pending: list[str] = []
+        first_pending_at = 0.0
+        ended = False
+        while not ended:
+            lines, ended = pump.take(wait=settings.KILN_LOG_BATCH_SECONDS)
+            if lines and not pending:
+                first_pending_at = time.monotonic()
+            pending += lines
+            now = time.monotonic()
+            if pending and (ended or len(pending) >= 2000 or now - first_pending_at >= settings.KILN_LOG_BATCH_SECONDS):
+                self.write_logs(pending)
+                pending = []
+            if now >= next_beat:
+                next_beat = now + settings.KILN_HEARTBEAT_INTERVAL
+                if not job_heartbeat(job_id=self.job.pk, attempt=self.attempt) and stop_reason is None:
+                    stop_reason = "lost"  # cancelled, or declared lost and taken over: stop at once
+            if now >= next_poll and stop_reason is None:
+                next_poll = now + POLL_SECONDS
+                stop_reason = self._should_stop(started, now)
+            if stop_reason and terminate_sent is None:
+                terminate_sent = now
+                self.runtime.terminate(handle)
+            if terminate_sent is not None and now - terminate_sent > settings.KILN_JOB_KILL_GRACE:
+                self.runtime.kill(handle)
+                terminate_sent = float("inf")  # killed; wait for the output to end
+        exit_code = handle.process.wait()
+        if stop_reason:
+            return Outcome(exit_code=exit_code, stopped=True)
+        return Outcome(exit_code=exit_code, stopped=False)
+
+    def _should_stop(self, started: float, now: float) -> str | None:
+        if os.getppid() != self.parent_pid:
+            # Our Celery worker died under us: stop the sandbox and hand the job to the policy.
+            self.job.refresh_from_db()
+            job_mark_lost(job=self.job, description=f"Worker {self.worker} exited while the job ran")
+            return "lost"
+        status = Job.objects.filter(pk=self.job.pk).values_list("status", "attempt").first()
+        if status is None or status[0] != JobStatus.RUNNING or status[1] != self.attempt:
+            return "cancelled"
+        if self.job.life_span and now - started >= self.job.life_span:
+            ended = job_transition(job=self.job, to=JobStatus.CANCELLED, reason="LifeSpanEnded",
+                                   description=f"Ran for its life span of {self.job.life_span} s",
+                                   only_from=(JobStatus.RUNNING,), attempt=self.attempt)
+            return "life_span" if ended else "cancelled"
+        return None
+
+    # -- the whole execution, with restarts ------------------------------------------------------------
+    def run(self, volumes: VolumeSet) -> None:
+        spec = RunSpec(job_id=self.job.pk, command=self.job.command, workdir=self.job.workdir, env=self.job.env,
+                       mounts=volumes.mounts, cpu=self.job.cpu, memory_mb=self.job.memory_mb, image=self.job.image)
+        while True:
+            handle = self.runtime.start(spec)
+            try:
+                outcome = self.supervise(handle)
+                oom = self.runtime.out_of_memory(handle)
+            finally:
+                self.runtime.cleanup(handle)
+            if outcome.stopped:
+                return
+            code = outcome.exit_code if outcome.exit_code is not None else -1
+            if self._restart_wanted(code):
+                self._record_restart(code, oom)
+                if not self._back_off():
+                    return
+                continue
+            if code == 0:
+                job_transition(job=self.job, to=JobStatus.SUCCEEDED, reason="Completed", exit_code=0,
+                               only_from=(JobStatus.RUNNING,), attempt=self.attempt)
+            elif oom and code in (137, -9):
+                job_transition(job=self.job, to=JobStatus.FAILED, reason="OOMKilled", exit_code=code,
+                               description=f"Killed for going over its {self.job.memory_mb} MiB memory limit",
+                               only_from=(JobStatus.RUNNING,), attempt=self.attempt)
+            else:
+                job_transition(job=self.job, to=JobStatus.FAILED, reason="Error", exit_code=code,
+                               description=f"The command exited with code {code}",
+                               only_from=(JobStatus.RUNNING,), attempt=self.attempt)
+            return
+
+    def _restart_wanted(self, code: int) -> bool:
+        policy = self.job.restart_policy
+        return policy == RestartPolicy.ALWAYS or (policy == RestartPolicy.ON_FAILURE and code != 0)
+
+    def _record_restart(self, code: int, oom: bool) -> None:
+        Job.objects.filter(pk=self.job.pk).update(restarts=self.job.restarts + 1)
+        self.job.restarts += 1
+        reason = "OOMKilled" if oom and code in (137, -9) else "Restarting"
+        JobStatusEvent.objects.create(job=self.job, status=JobStatus.RUNNING, reason=reason, exit_code=code,
+                                      description=f"Exited with code {code}; restart {self.job.restarts}",
+                                      at=timezone.now())
+        self.say(f"exited with code {code}; restarting ({self.job.restart_policy})")
+
+    def _back_off(self) -> bool:
+        """Wait before a restart (1 s, 2 s, 4 s … up to 30 s), watching for a kill."""
+        delay = min(2 ** max(self.job.restarts - 1, 0), 30)
+        deadline = time.monotonic() + delay
+        while time.monotonic() < deadline:
+            if not job_heartbeat(job_id=self.job.pk, attempt=self.attempt):
+                return False
+            time.sleep(min(POLL_SECONDS, max(deadline - time.monotonic(), 0)))
+        return True
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("0.0.0.0", port))
+        except OSError:
+            return True
+    return False
+
+
+def job_execute(*, job_id: str, worker: str) -> None:
+    """Claim a pending job and run it to its end on this worker."""
+    close_old_connections()
+    job = Job.objects.filter(pk=job_id).first()
+    if job is None or job.status != JobStatus.PENDING:
+        return  # cancelled before it started, or a redelivered message for a job another run owns
+    attempt = job.attempt + 1
+    if not job_transition(job=job, to=JobStatus.RUNNING, reason="Started", only_from=(JobStatus.PENDING,),
+                          attempt=job.attempt,
+                          description=f"Running on {worker}",
+                          extra={"worker": worker, "heartbeat_at": timezone.now(), "attempt": attempt,
+                                 "http_target": f"{settings.KILN_WORKER_ADDRESS}:{job.http_port}"
+                                 if job.http_port else ""}):
+        return
+    runtime = get_runtime()
+    runner = JobRunner(job, runtime, worker)
+    try:
+        runtime.check()
+        if job.http_port and _port_in_use(job.http_port):
+            holder = (Job.objects.filter(status=JobStatus.RUNNING, http_port=job.http_port, worker=worker)
+                      .exclude(pk=job.pk).values_list("pk", flat=True).first())
+            raise RuntimeUnavailable(
+                f"HTTP port {job.http_port} is already in use on worker {worker}"
+                + (f" by job {holder}" if holder else "") + "; choose another http_port")
+        volumes = VolumeSet.prepare(job)
+    except (RuntimeUnavailable, KilnError) as error:
+        reason = "VolumeError" if isinstance(error, KilnError) else "RuntimeUnavailable"
+        message = getattr(error, "message", None) or str(error)
+        runner.say(message)
+        job_transition(job=job, to=JobStatus.FAILED, reason=reason, description=message,
+                       only_from=(JobStatus.RUNNING,), attempt=attempt)
+        return
+    try:
+        runner.run(volumes)
+    except Exception as error:  # never leave a job running with nothing behind it
+        log.exception("job %s failed in its runner", job_id)
+        job_transition(job=job, to=JobStatus.FAILED, reason="RuntimeError", description=str(error)[:2000],
+                       only_from=(JobStatus.RUNNING,), attempt=attempt)
+    finally:
+        volumes.finish(job)

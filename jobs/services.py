@@ -1,0 +1,292 @@
+"""Writes of the jobs app: run (create), transitions, kill, logs, liveness (DESIGN §4)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from console.errors import Conflict, InvalidInput
+from console.models import Level
+from console.realtime import publish, publish_resource_event
+from console.selectors import ensure_access, principal_get
+from console.services import share
+from console.uris import InvalidUri, Uri, parse_uri
+from jobs.models import (
+    ACTIVE_STATUSES,
+    FINAL_STATUSES,
+    NAME_RE,
+    Job,
+    JobLogChunk,
+    JobStatus,
+    JobStatusEvent,
+    JobTag,
+    RestartPolicy,
+)
+
+_VOLUME_RE = re.compile(r"^(?P<uri>storage:.*?):(?P<mount>/[^:]*)(?::(?P<mode>ro|rw))?$")
+_ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Volume:
+    uri: Uri
+    mount: str
+    read_only: bool
+
+    def __str__(self) -> str:
+        return f"{self.uri}:{self.mount}:{'ro' if self.read_only else 'rw'}"
+
+
+def volume_parse(text: str, *, username: str) -> Volume:
+    """``storage:path:/mount[:ro|:rw]`` (any storage URI form); read-write unless ``:ro``."""
+    match = _VOLUME_RE.match(text.strip())
+    if not match:
+        raise InvalidInput(f"Invalid volume {text!r}: expected storage:<path>:/<mount>[:ro|:rw]",
+                           details={"volumes": [text]})
+    mount = "/" + "/".join(part for part in match["mount"].split("/") if part)
+    if ".." in mount.split("/") or mount == "/":
+        raise InvalidInput(f"Invalid mount path in {text!r}", details={"volumes": [text]})
+    try:
+        uri = parse_uri(match["uri"], username=username)
+    except InvalidUri as error:
+        raise InvalidInput(f"Invalid volume {text!r}: {error}", details={"volumes": [text]}) from None
+    return Volume(uri=uri, mount=mount, read_only=match["mode"] == "ro")
+
+
+def job_uri(*, cluster: str, owner: str, id_or_name: str) -> str:
+    return f"job://{cluster}/{owner}/{id_or_name}"
+
+
+def _event(job: Job, kind: str) -> dict[str, Any]:
+    from jobs.selectors import job_summary
+
+    return {"type": kind, "job": job_summary(job)}
+
+
+def _publish_job(job: Job, kind: str) -> None:
+    """A status or list change: to watchers of the job's URIs (and their ancestors)."""
+    event = _event(job, kind)
+    publish_resource_event(parse_uri(job.uri), event)
+    if job.name_uri:
+        publish(_name_group(job), event)
+
+
+def _name_group(job: Job) -> str:
+    from console.realtime import resource_group
+
+    return resource_group(job.name_uri)
+
+
+def _seconds(value: Any, field: str) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        seconds = int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"{field} must be a number of seconds", details={field: ["not an integer"]}) from None
+    if seconds <= 0:
+        raise InvalidInput(f"{field} must be positive", details={field: ["must be > 0"]})
+    return seconds
+
+
+def job_run(
+    *,
+    by: AbstractBaseUser,
+    image: str,
+    command: str,
+    name: str | None = None,
+    workdir: str = "",
+    env: dict[str, str] | None = None,
+    volumes: list[str] | None = None,
+    preset: str | None = None,
+    http_port: int | None = None,
+    http_auth: bool = True,
+    life_span: int | None = None,
+    schedule_timeout: int | None = None,
+    tags: list[str] | None = None,
+    restart_policy: str = RestartPolicy.NEVER,
+    description: str = "",
+    share_with: list[str] | None = None,
+    flow_id: str = "",
+    bake_id: str = "",
+    task_id: str = "",
+) -> Job:
+    """Create a job and queue it for a worker. Checks read (``:ro``) or write access on each volume."""
+    if not image or not image.strip():
+        raise InvalidInput("An image is required", details={"image": ["required"]})
+    if not command or not command.strip():
+        raise InvalidInput("A command is required", details={"command": ["required"]})
+    if name is not None and name != "":
+        if not (3 <= len(name) <= 40 and NAME_RE.match(name)) or name.startswith("job-"):
+            raise InvalidInput(
+                f"Invalid job name {name!r}: 3–40 lower-case letters, digits and single dashes, starting "
+                "with a letter, and not starting with 'job-'", details={"name": ["invalid"]})
+    else:
+        name = None
+    preset = preset or settings.KILN_DEFAULT_PRESET
+    if preset not in settings.KILN_PRESETS:
+        raise InvalidInput(f"Unknown preset {preset!r}: choose one of {', '.join(settings.KILN_PRESETS)}",
+                           details={"preset": ["unknown"]})
+    if restart_policy not in RestartPolicy.values:
+        raise InvalidInput(f"Unknown restart policy {restart_policy!r}: never, on-failure or always",
+                           details={"restart_policy": ["unknown"]})
+    if http_port is not None and not (1 <= int(http_port) <= 65535):
+        raise InvalidInput("http_port must be between 1 and 65535", details={"http_port": ["out of range"]})
+    env = {str(key): str(value) for key, value in (env or {}).items()}
+    for key in env:
+        if not _ENV_KEY_RE.match(key):
+            raise InvalidInput(f"Invalid environment variable name {key!r}", details={"env": [key]})
+    parsed = [volume_parse(text, username=by.username) for text in volumes or []]
+    mounts = [volume.mount for volume in parsed]
+    if len(set(mounts)) != len(mounts):
+        raise InvalidInput("Two volumes share one mount path", details={"volumes": ["duplicate mount path"]})
+    for volume in parsed:
+        ensure_access(by, volume.uri, Level.READ if volume.read_only else Level.WRITE)
+    tags = sorted({str(tag).strip() for tag in tags or [] if str(tag).strip()})
+    for tag in tags:
+        if len(tag) > 256:
+            raise InvalidInput("A tag is at most 256 characters", details={"tags": [tag[:40]]})
+    targets = [principal_get(who) for who in share_with or []]  # fail before creating anything
+
+    cluster = settings.KILN_CLUSTER
+    spec = settings.KILN_PRESETS[preset]
+    with transaction.atomic():
+        job = Job(
+            owner=by, cluster=cluster, name=name, image=image.strip(), command=command, workdir=workdir or "",
+            env=env, volumes=[str(volume) for volume in parsed], preset=preset, cpu=float(spec["cpu"]),
+            memory_mb=int(spec["memory_mb"]), http_port=http_port, http_auth=bool(http_auth),
+            life_span=_seconds(life_span, "life_span"), schedule_timeout=_seconds(schedule_timeout, "schedule_timeout"),
+            restart_policy=restart_policy, description=description[:500], flow_id=flow_id, bake_id=bake_id,
+            task_id=task_id,
+        )
+        job.uri = job_uri(cluster=cluster, owner=by.username, id_or_name=job.id)
+        job.name_uri = job_uri(cluster=cluster, owner=by.username, id_or_name=name) if name else None
+        job.save()
+        JobTag.objects.bulk_create([JobTag(job=job, tag=tag) for tag in tags])
+        JobStatusEvent.objects.create(job=job, status=JobStatus.PENDING, reason="Created", at=job.created_at)
+        for target in targets:
+            share(by=by, uri=job.uri, principal=f"{target.kind}:{target.name}", level=Level.READ)
+        transaction.on_commit(lambda: _enqueue(job))
+    return job
+
+
+def _enqueue(job: Job) -> None:
+    from jobs.tasks import run_job
+
+    run_job.delay(job.id)
+    _publish_job(job, "job.created")
+
+
+# --- transitions ------------------------------------------------------------------------------------
+
+
+def job_transition(
+    *,
+    job: Job,
+    to: JobStatus,
+    reason: str = "",
+    description: str = "",
+    exit_code: int | None = None,
+    only_from: tuple[str, ...] | None = None,
+    attempt: int | None = None,
+    extra: dict[str, Any] | None = None,
+) -> bool:
+    """Move ``job`` to ``to`` if it is still in one of ``only_from`` (by default: any active
+    status). One conditional UPDATE decides, so a kill racing a finish ends in exactly one state.
+    Returns whether this call made the change (and recorded and published it)."""
+    allowed = only_from or ACTIVE_STATUSES
+    now = timezone.now()
+    fields: dict[str, Any] = {"status": to, "reason": reason, "status_description": description, **(extra or {})}
+    if exit_code is not None:
+        fields["exit_code"] = exit_code
+    if to == JobStatus.RUNNING:
+        fields.setdefault("started_at", now)
+    if to in FINAL_STATUSES:
+        fields["finished_at"] = now
+    rows = Job.objects.filter(pk=job.pk, status__in=allowed)
+    if attempt is not None:
+        rows = rows.filter(attempt=attempt)
+    with transaction.atomic():
+        if not rows.update(**fields):
+            job.refresh_from_db()
+            return False
+        JobStatusEvent.objects.create(job=job, status=to, reason=reason, description=description,
+                                      exit_code=exit_code, at=now)
+    job.refresh_from_db()
+    _publish_job(job, "job.status")
+    return True
+
+
+def job_kill(*, job: Job, by: AbstractBaseUser, reason: str = "Cancelled") -> Job:
+    """Cancel a pending or running job (needs ``write``). Its runner sees the new status within a
+    poll and stops the sandbox (SIGTERM, then SIGKILL after the grace period)."""
+    from jobs.selectors import ensure_job_access
+
+    ensure_job_access(by, job, Level.WRITE)
+    if not job_transition(job=job, to=JobStatus.CANCELLED, reason=reason, description=f"Killed by {by.username}"):
+        raise Conflict(f"Job {job.id} has already finished ({job.status})")
+    return job
+
+
+def job_heartbeat(*, job_id: str, attempt: int) -> bool:
+    """The runner is alive; False when the job is no longer this runner's (stop running it)."""
+    return bool(Job.objects.filter(pk=job_id, attempt=attempt, status=JobStatus.RUNNING)
+                .update(heartbeat_at=timezone.now()))
+
+
+def job_logs_append(*, job: Job, first: int, lines: list[str]) -> None:
+    """Store a batch of log lines durably, then publish it to the job's log stream."""
+    if not lines:
+        return
+    JobLogChunk.objects.create(job_id=job.pk, first=first, count=len(lines), text="\n".join(lines))
+    Job.objects.filter(pk=job.pk).update(log_lines=first + len(lines))
+    publish(log_group(job.pk), {"type": "log", "first": first, "lines": lines})
+
+
+def log_group(job_id: str) -> str:
+    return f"joblog.{job_id}"
+
+
+# --- liveness --------------------------------------------------------------------------------------------
+
+
+def job_mark_lost(*, job: Job, description: str) -> bool:
+    """The worker running ``job`` is gone: fail it with ``WorkerLost``, or queue it again when its
+    restart policy says so. Only the run that was lost is touched (by its attempt number)."""
+    if job.restart_policy in (RestartPolicy.ALWAYS, RestartPolicy.ON_FAILURE):
+        requeued = job_transition(job=job, to=JobStatus.PENDING, reason="WorkerLost", description=description,
+                                  only_from=(JobStatus.RUNNING,), attempt=job.attempt,
+                                  extra={"restarts": F("restarts") + 1, "worker": "", "heartbeat_at": None})
+        if requeued:
+            transaction.on_commit(lambda: _enqueue(job))
+        return requeued
+    return job_transition(job=job, to=JobStatus.FAILED, reason="WorkerLost", description=description,
+                          only_from=(JobStatus.RUNNING,), attempt=job.attempt)
+
+
+def jobs_recover_lost(*, now: Any = None) -> list[str]:
+    """Running jobs whose runner stopped beating lost their worker (``job_mark_lost``); pending
+    jobs past their schedule timeout fail with ``ScheduleTimeout``. Idempotent: every worker
+    runs it periodically, so no single scheduler has to stay alive."""
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.KILN_HEARTBEAT_TIMEOUT)
+    touched: list[str] = []
+    for job in Job.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=stale):
+        since = f"{job.heartbeat_at:%H:%M:%S}" if job.heartbeat_at else "its start"
+        if job_mark_lost(job=job, description=f"No heartbeat from worker {job.worker or '?'} since {since}"):
+            touched.append(job.pk)
+    for job in Job.objects.filter(status=JobStatus.PENDING, schedule_timeout__isnull=False):
+        if job.created_at + timedelta(seconds=job.schedule_timeout) < now and job_transition(
+            job=job, to=JobStatus.FAILED, reason="ScheduleTimeout",
+            description=f"Not started within {job.schedule_timeout} s", only_from=(JobStatus.PENDING,),
+        ):
+            touched.append(job.pk)
+    return touched
