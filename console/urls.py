@@ -5,6 +5,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from console import apis, views
+from jobs.browse import browse_proxy
 
 api_v1 = [
     path("auth/csrf/", apis.CsrfApi.as_view()),
@@ -40,6 +41,9 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema")),
     path("admin/", admin.site.urls),
     re_path(r"^api/", views.api_not_found),
+    # A running job's web app, proxied (the SPA's /jobs/<id> pages stay client-side routes).
+    re_path(r"^jobs/(?P<ref>[^/]+)/browse/(?P<path>.*)$", browse_proxy),
+    re_path(r"^jobs/(?P<ref>[^/]+)/browse$", views.add_slash),
     # Everything else is a client-side route of the SPA (deep links reload correctly).
     re_path(r"^(?!static/|ws/|s/|assets/).*$", views.spa_index),
 ]

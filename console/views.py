@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from console.errors import error_body
@@ -24,3 +24,7 @@ def spa_index(request: HttpRequest) -> HttpResponse:
 
 def api_not_found(request: HttpRequest) -> JsonResponse:
     return JsonResponse(error_body("not_found", f"No API endpoint at {request.path}"), status=404)
+
+
+def add_slash(request: HttpRequest, **_: str) -> HttpResponseRedirect:
+    return HttpResponseRedirect(request.path + "/")

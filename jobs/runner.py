@@ -17,6 +17,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from console.errors import KilnError
+from jobs.exec_host import ExecHost
 from jobs.models import Job, JobStatus, JobStatusEvent, RestartPolicy
 from jobs.runtime import RunHandle, RunSpec, Runtime, RuntimeUnavailable, get_runtime
 from jobs.services import job_heartbeat, job_logs_append, job_mark_lost, job_transition
@@ -139,14 +140,20 @@ class JobRunner:
 
     # -- the whole execution, with restarts ------------------------------------------------------------
     def run(self, volumes: VolumeSet) -> None:
-        spec = RunSpec(job_id=self.job.pk, command=self.job.command, workdir=self.job.workdir, env=self.job.env,
+        env = {**self.job.env}
+        if self.job.http_port:
+            # Web apps that need their base URL (Jupyter's base_url, say) find it here.
+            env.setdefault("KILN_BROWSE_PATH", f"/jobs/{self.job.pk}/browse/")
+        spec = RunSpec(job_id=self.job.pk, command=self.job.command, workdir=self.job.workdir, env=env,
                        mounts=volumes.mounts, cpu=self.job.cpu, memory_mb=self.job.memory_mb, image=self.job.image)
         while True:
             handle = self.runtime.start(spec)
+            exec_host = ExecHost(self.job.pk, self._exec_argv(handle, env)).start()
             try:
                 outcome = self.supervise(handle)
                 oom = self.runtime.out_of_memory(handle)
             finally:
+                exec_host.stop()
                 self.runtime.cleanup(handle)
             if outcome.stopped:
                 return
@@ -168,6 +175,15 @@ class JobRunner:
                                description=f"The command exited with code {code}",
                                only_from=(JobStatus.RUNNING,), attempt=self.attempt)
             return
+
+    def _exec_argv(self, handle: RunHandle, env: dict[str, str]):  # noqa: ANN202
+        base = self.runtime.environment(self.job.pk, env)
+
+        def argv_for(command: list[str], tty: bool) -> list[str]:
+            return self.runtime.exec_command(handle.notes, command, {**base, **({"TERM": "xterm-256color"} if tty
+                                                                                 else {})})
+
+        return argv_for
 
     def _restart_wanted(self, code: int) -> bool:
         policy = self.job.restart_policy

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q, QuerySet
 
-from console.errors import Forbidden, InvalidInput, NotFound
+from console.errors import Conflict, Forbidden, InvalidInput, NotFound
 from console.models import Level
 from console.selectors import access_level, granted_prefixes, uri_within_q
 from console.uris import InvalidUri, parse_uri
@@ -208,3 +208,28 @@ async def job_log_text(*, job: Job) -> AsyncIterator[str]:
         for chunk in chunks:
             yield chunk.text + "\n"
             last = chunk.first
+
+
+def job_browse_target(*, user: Any, ref: str) -> tuple[Job, str]:
+    """The running job behind ``/jobs/<ref>/browse/`` (an id, or a name of the caller's) and its
+    upstream ``host:port``. Needs read, unless the job was run with ``http_auth: false``: then
+    anyone with its id may browse it. Anything else is a 404."""
+    job = None
+    if user is not None and user.is_authenticated:
+        try:
+            job = job_get_visible(user=user, ref=ref)
+        except NotFound:
+            job = None
+    if job is None and ref.startswith("job-"):
+        job = Job.objects.select_related("owner").filter(pk=ref, http_auth=False).first()
+    if job is None:
+        raise NotFound(f"No such job: {ref}")
+    return _browse_ready(job)
+
+
+def _browse_ready(job: Job) -> tuple[Job, str]:
+    if not job.http_port:
+        raise NotFound(f"Job {job.pk} has no HTTP port to browse")
+    if job.status != JobStatus.RUNNING or not job.http_target:
+        raise Conflict(f"Job {job.pk} is {job.status}, not running: nothing to browse")
+    return job, job.http_target

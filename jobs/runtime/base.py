@@ -60,5 +60,8 @@ class Runtime(Protocol):
 
     def cleanup(self, handle: RunHandle) -> None: ...
 
-    def exec_command(self, handle_notes: dict, command: list[str]) -> list[str]:
+    def environment(self, job_id: str, job_env: dict[str, str]) -> dict[str, str]:
+        """The environment a job's processes (and exec sessions) get."""
+
+    def exec_command(self, handle_notes: dict, command: list[str], env: dict[str, str]) -> list[str]:
         """The host command line that runs ``command`` inside the running job's sandbox."""

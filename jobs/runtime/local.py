@@ -56,7 +56,7 @@ class LocalRuntime:
         return ["--ro-bind", prefix, prefix], f"{prefix}/bin:"
 
     def command_line(self, spec: RunSpec, info_fd: int) -> list[str]:
-        python_binds, python_path = self._python_binds()
+        python_binds, _ = self._python_binds()
         args = [
             self.bwrap or "bwrap",
             "--tmpfs", "/",
@@ -76,19 +76,23 @@ class LocalRuntime:
             args += ["--ro-bind-try", folder, folder]
         for mount in spec.mounts:
             args += ["--ro-bind" if mount.read_only else "--bind", str(mount.host_path), mount.mount_path]
-        env = {
-            "PATH": f"{python_path}/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin",
-            "HOME": "/tmp",
-            "LANG": "C.UTF-8",
-            "PYTHONUNBUFFERED": "1",
-            "KILN_JOB_ID": spec.job_id,
-            **spec.env,
-        }
-        for key, value in env.items():
+        for key, value in self.environment(spec.job_id, spec.env).items():
             args += ["--setenv", key, value]
         workdir = spec.workdir or "/"
         args += ["--dir", workdir, "--chdir", workdir, "--", "/bin/sh", "-c", spec.command]
         return args
+
+    def environment(self, job_id: str, job_env: dict[str, str]) -> dict[str, str]:
+        """What a job's processes see: a clean environment plus the job's own variables."""
+        _, python_path = self._python_binds()
+        return {
+            "PATH": f"{python_path}/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin",
+            "HOME": "/tmp",
+            "LANG": "C.UTF-8",
+            "PYTHONUNBUFFERED": "1",
+            "KILN_JOB_ID": job_id,
+            **job_env,
+        }
 
     def start(self, spec: RunSpec) -> RunHandle:
         self.check()
@@ -144,9 +148,14 @@ class LocalRuntime:
     def cleanup(self, handle: RunHandle) -> None:
         handle.notes["limits"].cleanup()
 
-    def exec_command(self, handle_notes: dict, command: list[str]) -> list[str]:
+    def exec_command(self, handle_notes: dict, command: list[str], env: dict[str, str]) -> list[str]:
+        """Enter the running sandbox's namespaces and root, drop every capability (nsenter itself
+        runs with the worker's), and start ``command`` with the job's clean environment."""
         pid = handle_notes.get("child_pid")
         if not pid:
             raise RuntimeUnavailable("This job's sandbox cannot be entered")
-        return ["nsenter", "--target", str(pid), "--mount", "--pid", "--ipc", "--uts", "--root", "--wd", "--",
-                *command]
+        enter = ["nsenter", "--target", str(pid), "--mount", "--pid", "--ipc", "--uts", "--root", "--wd", "--",
+                 "/usr/bin/setpriv", "--bounding-set=-all", "--inh-caps=-all", "--no-new-privs", "--",
+                 "/usr/bin/env", "-i", *[f"{key}={value}" for key, value in env.items()], *command]
+        limits = handle_notes["limits"]
+        return ["/bin/sh", "-c", f'{limits.enter_command()} && exec "$@"', "kiln-exec", *enter]
