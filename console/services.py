@@ -7,10 +7,9 @@ import secrets
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, Group
+from django.contrib.auth.models import AbstractBaseUser, Group, Permission
 from django.db import transaction
 from django.utils import timezone
-from guardian.shortcuts import assign_perm
 
 from console.errors import Conflict, Forbidden, InvalidInput, NotFound
 from console.models import ApiToken, Level, Resource, ResourceGroupGrant, ResourceUserGrant, Team
@@ -33,6 +32,13 @@ def _resource_for(uri: Uri) -> Resource:
         uri=str(uri), defaults={"scheme": uri.scheme, "cluster": uri.cluster, "owner": uri.owner}
     )
     return resource
+
+
+def _permission(level: Level) -> Permission:
+    """The guardian permission for ``level``, looked up by natural key rather than through the
+    cached ContentType id that ``guardian.shortcuts.assign_perm`` relies on."""
+    return Permission.objects.get(content_type__app_label="console", content_type__model="resource",
+                                  codename=level.codename)
 
 
 def _principal_users(principal: Principal) -> list[AbstractBaseUser]:
@@ -71,12 +77,18 @@ def share(*, by: AbstractBaseUser, uri: Uri | str, principal: str, level: Level 
     with transaction.atomic():
         resource = _resource_for(uri)
         _remove_grants(resource, target)
-        holder = (
-            User.objects.get(username=target.name) if target.kind == "user" else Group.objects.get(name=target.name)
-        )
-        row = assign_perm(f"console.{level.codename}", holder, resource)
-        row.granted_by = by
-        row.save(update_fields=["granted_by"])
+        # bulk_create, not save(): guardian's save() re-checks the permission's content type
+        # against a process-wide ContentType cache, which goes stale when content types are
+        # recreated (as the test suite's flushes do); the natural-key lookup above is the check.
+        permission = _permission(level)
+        if target.kind == "user":
+            ResourceUserGrant.objects.bulk_create([ResourceUserGrant(
+                user=User.objects.get(username=target.name), permission=permission, content_object=resource,
+                granted_by=by)])
+        else:
+            ResourceGroupGrant.objects.bulk_create([ResourceGroupGrant(
+                group=Group.objects.get(name=target.name), permission=permission, content_object=resource,
+                granted_by=by)])
     grant = Grant(str(uri), target, level)
     _after_acl_change(uri, target, {"type": "acl.shared", **grant.as_dict()})
     return grant

@@ -274,7 +274,7 @@ KILN_HEARTBEAT_TIMEOUT = float(os.environ.get("KILN_HEARTBEAT_TIMEOUT", "15"))
 KILN_LIVENESS_CHECK_INTERVAL = float(os.environ.get("KILN_LIVENESS_CHECK_INTERVAL", "5"))
 # Address at which the web server reaches a job's HTTP port on this worker's machine.
 KILN_WORKER_ADDRESS = os.environ.get("KILN_WORKER_ADDRESS", "127.0.0.1")
-KILN_LOG_BATCH_SECONDS = float(os.environ.get("KILN_LOG_BATCH_SECONDS", "0.01"))
+KILN_LOG_BATCH_SECONDS = float(os.environ.get("KILN_LOG_BATCH_SECONDS", "0.005"))
 # Browse (/jobs/<id>/browse/): pages of jobs are served on Kiln's origin, so by default they get a
 # CSP sandbox; set KILN_BROWSE_SANDBOX=0 only when you trust every job's web app.
 KILN_BROWSE_SANDBOX = env_bool("KILN_BROWSE_SANDBOX", True)

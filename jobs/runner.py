@@ -20,7 +20,7 @@ from console.errors import KilnError
 from jobs.exec_host import ExecHost
 from jobs.models import Job, JobStatus, JobStatusEvent, RestartPolicy
 from jobs.runtime import RunHandle, RunSpec, Runtime, RuntimeUnavailable, get_runtime
-from jobs.services import job_heartbeat, job_logs_append, job_mark_lost, job_transition
+from jobs.services import job_heartbeat, job_log_end, job_logs_append, job_mark_lost, job_transition
 from jobs.volumes import VolumeSet
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class JobRunner:
         self.runtime = runtime
         self.worker = worker
         self.attempt = job.attempt
-        self.offset = job.log_lines
+        self.offset = job_log_end(job_id=job.pk)
         self.parent_pid = os.getppid()
 
     # -- logs ---------------------------------------------------------------------------------------
@@ -106,7 +106,8 @@ class JobRunner:
                 pending = []
             if now >= next_beat:
                 next_beat = now + settings.KILN_HEARTBEAT_INTERVAL
-                if not job_heartbeat(job_id=self.job.pk, attempt=self.attempt) and stop_reason is None:
+                alive = job_heartbeat(job_id=self.job.pk, attempt=self.attempt, log_lines=self.offset)
+                if not alive and stop_reason is None:
                     stop_reason = "lost"  # cancelled, or declared lost and taken over: stop at once
             if now >= next_poll and stop_reason is None:
                 next_poll = now + POLL_SECONDS
@@ -118,6 +119,7 @@ class JobRunner:
                 self.runtime.kill(handle)
                 terminate_sent = float("inf")  # killed; wait for the output to end
         exit_code = handle.process.wait()
+        Job.objects.filter(pk=self.job.pk).update(log_lines=self.offset)
         if stop_reason:
             return Outcome(exit_code=exit_code, stopped=True)
         return Outcome(exit_code=exit_code, stopped=False)
@@ -203,7 +205,7 @@ class JobRunner:
         delay = min(2 ** max(self.job.restarts - 1, 0), 30)
         deadline = time.monotonic() + delay
         while time.monotonic() < deadline:
-            if not job_heartbeat(job_id=self.job.pk, attempt=self.attempt):
+            if not job_heartbeat(job_id=self.job.pk, attempt=self.attempt, log_lines=self.offset):
                 return False
             time.sleep(min(POLL_SECONDS, max(deadline - time.monotonic(), 0)))
         return True

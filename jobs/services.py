@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from console.errors import Conflict, InvalidInput
 from console.models import Level
-from console.realtime import publish, publish_resource_event
+from console.realtime import publish, publish_resource_event, publish_soon
 from console.selectors import ensure_access, principal_get
 from console.services import share
 from console.uris import InvalidUri, Uri, parse_uri
@@ -236,10 +236,17 @@ def job_kill(*, job: Job, by: AbstractBaseUser, reason: str = "Cancelled") -> Jo
     return job
 
 
-def job_heartbeat(*, job_id: str, attempt: int) -> bool:
-    """The runner is alive; False when the job is no longer this runner's (stop running it)."""
+def job_heartbeat(*, job_id: str, attempt: int, log_lines: int) -> bool:
+    """The runner is alive (and has stored ``log_lines`` lines); False when the job is no longer
+    this runner's to run (stop it)."""
     return bool(Job.objects.filter(pk=job_id, attempt=attempt, status=JobStatus.RUNNING)
-                .update(heartbeat_at=timezone.now()))
+                .update(heartbeat_at=timezone.now(), log_lines=log_lines))
+
+
+def job_log_end(*, job_id: str) -> int:
+    """The next free log offset, from the stored chunks (exact even after a lost worker)."""
+    last = JobLogChunk.objects.filter(job_id=job_id).order_by("-first").values_list("first", "count").first()
+    return last[0] + last[1] if last else 0
 
 
 def job_logs_append(*, job: Job, first: int, lines: list[str]) -> None:
@@ -247,8 +254,7 @@ def job_logs_append(*, job: Job, first: int, lines: list[str]) -> None:
     if not lines:
         return
     JobLogChunk.objects.create(job_id=job.pk, first=first, count=len(lines), text="\n".join(lines))
-    Job.objects.filter(pk=job.pk).update(log_lines=first + len(lines))
-    publish(log_group(job.pk), {"type": "log", "first": first, "lines": lines})
+    publish_soon(log_group(job.pk), {"type": "log", "first": first, "lines": lines})
 
 
 def log_group(job_id: str) -> str:

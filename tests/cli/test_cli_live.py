@@ -53,32 +53,32 @@ def test_wrong_password_fails_with_one_line(kiln, asgi_server, bob):
 
 def test_share_acl_revoke_round_trip(kiln, asgi_server, bob, alice, carol, tmp_path):
     login(kiln, asgi_server, "bob")
-    shared = kiln("share", "storage:data", "alice", "read", "--json")
+    shared = kiln("share", "image:data", "alice", "read", "--json")
     assert shared.returncode == 0, shared.stderr
-    assert json.loads(shared.stdout)["uri"] == "storage://default/bob/data"
+    assert json.loads(shared.stdout)["uri"] == "image://default/bob/data"
 
-    acl = kiln("acl", "storage:data/train")
+    acl = kiln("acl", "image:data/train")
     assert acl.returncode == 0 and "alice" in acl.stdout and "read" in acl.stdout
 
     alice_kiln_config = tmp_path / "alice.json"
     login(kiln, asgi_server, "alice", config_path=alice_kiln_config)
     mine = kiln("acl", "--json", config_path=alice_kiln_config)
-    assert "storage://default/bob/data" in mine.stdout
-    forbidden = kiln("share", "storage:/bob/data", "carol", "read", config_path=alice_kiln_config)
+    assert "image://default/bob/data" in mine.stdout
+    forbidden = kiln("share", "image:/bob/data", "carol", "read", config_path=alice_kiln_config)
     assert forbidden.returncode == 5 and forbidden.stderr.startswith("kiln:")
 
     carol_config = tmp_path / "carol.json"
     login(kiln, asgi_server, "carol", config_path=carol_config)
-    hidden = kiln("acl", "storage:/bob/data", config_path=carol_config)
+    hidden = kiln("acl", "image:/bob/data", config_path=carol_config)
     assert hidden.returncode == 4
 
-    revoked = kiln("revoke", "storage:data", "alice")
+    revoked = kiln("revoke", "image:data", "alice")
     assert revoked.returncode == 0, revoked.stderr
-    assert kiln("acl", "storage:/bob/data", config_path=alice_kiln_config).returncode == 4
+    assert kiln("acl", "image:/bob/data", config_path=alice_kiln_config).returncode == 4
 
 
 def test_errors_have_exit_codes(kiln, asgi_server, bob):
-    assert kiln("acl", "storage:x").returncode == 3  # not logged in
+    assert kiln("acl", "image:x").returncode == 3  # not logged in
     login(kiln, asgi_server, "bob")
     bad = kiln("share", "ftp:x", "alice", "read")
     assert bad.returncode == 65 and "kiln:" in bad.stderr

@@ -77,30 +77,30 @@ def test_groups_owner_manages_members(bob, alice, carol, client_for):
 
 def test_share_acl_revoke_over_http(bob, alice, carol, client_for):
     owner = client_for(bob)
-    shared = owner.post("/api/v1/shares/", {"uri": "storage:data", "principal": "alice", "level": "read"},
+    shared = owner.post("/api/v1/shares/", {"uri": "image:data", "principal": "alice", "level": "read"},
                         format="json")
     assert shared.status_code == 201
-    assert shared.json() == {"uri": "storage://default/bob/data", "principal": {"kind": "user", "name": "alice"},
+    assert shared.json() == {"uri": "image://default/bob/data", "principal": {"kind": "user", "name": "alice"},
                              "level": "read", "inherited": False}
     reader = client_for(alice)
-    acl = reader.get("/api/v1/acl/", {"uri": "storage:/bob/data/x"}).json()
+    acl = reader.get("/api/v1/acl/", {"uri": "image:/bob/data/x"}).json()
     assert acl["my_level"] == "read" and acl["grants"][0]["inherited"] is True
     # a reader may not share (403), a stranger learns nothing (404)
-    forbidden = reader.post("/api/v1/shares/", {"uri": "storage:/bob/data", "principal": "carol", "level": "read"},
+    forbidden = reader.post("/api/v1/shares/", {"uri": "image:/bob/data", "principal": "carol", "level": "read"},
                             format="json")
     assert forbidden.status_code == 403 and forbidden.json()["error"]["code"] == "forbidden"
     stranger = client_for(carol)
-    assert stranger.get("/api/v1/acl/", {"uri": "storage:/bob/data"}).status_code == 404
-    hidden = stranger.post("/api/v1/shares/", {"uri": "storage:/bob/data", "principal": "carol", "level": "read"},
+    assert stranger.get("/api/v1/acl/", {"uri": "image:/bob/data"}).status_code == 404
+    hidden = stranger.post("/api/v1/shares/", {"uri": "image:/bob/data", "principal": "carol", "level": "read"},
                            format="json")
     assert hidden.status_code == 404 and "bob/data" in hidden.json()["error"]["message"]
-    assert stranger.post("/api/v1/shares/revoke/", {"uri": "storage:/bob/data", "principal": "alice"},
+    assert stranger.post("/api/v1/shares/revoke/", {"uri": "image:/bob/data", "principal": "alice"},
                          format="json").status_code == 404
-    assert reader.get("/api/v1/shares/with-me/").json()["results"][0]["uri"] == "storage://default/bob/data"
+    assert reader.get("/api/v1/shares/with-me/").json()["results"][0]["uri"] == "image://default/bob/data"
     assert owner.get("/api/v1/shares/by-me/", {"scheme": "job"}).json()["results"] == []
-    assert owner.post("/api/v1/shares/revoke/", {"uri": "storage:data", "principal": "alice"},
+    assert owner.post("/api/v1/shares/revoke/", {"uri": "image:data", "principal": "alice"},
                       format="json").status_code == 204
-    assert reader.get("/api/v1/acl/", {"uri": "storage:/bob/data"}).status_code == 404
+    assert reader.get("/api/v1/acl/", {"uri": "image:/bob/data"}).status_code == 404
 
 
 def test_bad_input_is_400_with_details(bob, client_for):

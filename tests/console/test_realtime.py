@@ -59,10 +59,10 @@ def test_cookie_socket_from_a_foreign_origin_is_refused(asgi_server, bob):
 
 
 def test_revoke_closes_an_open_socket(asgi_server, bob, alice):
-    services.share(by=bob, uri="storage:data", principal="alice", level="read")
-    with open_ws(asgi_server, "/ws/resources/?uri=storage:/bob/data/x", token_for(alice)) as reader:
+    services.share(by=bob, uri="image:data", principal="alice", level="read")
+    with open_ws(asgi_server, "/ws/resources/?uri=image:/bob/data/x", token_for(alice)) as reader:
         assert receive(reader)["type"] == "state"
-        services.revoke(by=bob, uri="storage:data", principal="alice")
+        services.revoke(by=bob, uri="image:data", principal="alice")
         assert receive(reader)["code"] == "not_found"
         with pytest.raises(ConnectionClosed):
             reader.recv(timeout=10)

@@ -53,7 +53,8 @@ def test_bad_specs_are_clear_errors(bob, field, value, message):
         run(bob, **{field: value})
 
 
-def test_volumes_need_read_or_write_by_mode(bob, alice):
+def test_volumes_need_read_or_write_by_mode(bob, alice, settings):
+    (settings.KILN_STORAGE_ROOT / "alice" / "data").mkdir(parents=True, exist_ok=True)
     core.share(by=alice, uri="storage:data", principal="bob", level="read")
     job = run(bob, volumes=["storage:/alice/data:/data:ro", "storage:out:/out"])
     assert job.volumes == ["storage://default/alice/data:/data:ro", "storage://default/bob/out:/out:rw"]
