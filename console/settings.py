@@ -212,6 +212,8 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # ?format= belongs to our endpoints (logs ?format=text), not to content negotiation.
+    "URL_FORMAT_OVERRIDE": None,
     "DEFAULT_THROTTLE_RATES": {"login": os.environ.get("KILN_LOGIN_RATE", "30/min")},
 }
 SPECTACULAR_SETTINGS = {

@@ -145,3 +145,23 @@ def test_worker_killed_mid_job_ends_it_worker_lost_and_another_worker_goes_on(ce
         pass  # the survivor keeps serving the rest of the session
     else:
         celery_workers.start()
+
+
+def test_log_download_and_list_events_over_the_user_stream(asgi_server, celery_workers, bob, alice):
+    import httpx
+
+    core.share(by=bob, uri="job:", principal="alice", level="read")
+    _, token = core.token_create(user=alice, name="ws")
+    with connect(f"{asgi_server.ws_url}/ws/events/", additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "state"
+        job = run(bob, "for i in 1 2 3; do echo n$i; done")
+        seen = []
+        while not seen or seen[-1] != "succeeded":
+            event = json.loads(ws.recv(timeout=60))
+            if event.get("job", {}).get("id") == job.id:
+                seen.append(event["job"]["status"] if event["type"] == "job.status" else "created")
+        assert seen[0] == "created" and "running" in seen
+    text = httpx.get(f"{asgi_server.url}/api/v1/jobs/{job.id}/logs/?format=text",
+                     headers={"Authorization": f"Bearer {token}"})
+    assert text.status_code == 200 and text.text == "n1\nn2\nn3\n"
+    assert "attachment" in text.headers["content-disposition"]
