@@ -78,21 +78,29 @@ class CsrfApi(APIView):
         return Response({"csrf_token": get_token(request)})
 
 
-class LoginApi(APIView):
-    """Session login for the SPA. CSRF is enforced even though no one is logged in yet."""
+class CredentialsApi(APIView):
+    """Base of the two ways in by username and password (rate-limited per client)."""
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "login"
 
-    @extend_schema(request=CredentialsInput, responses=OpenApiTypes.OBJECT)
-    def post(self, request: Request) -> Response:
-        SessionAuthentication().enforce_csrf(request)
+    def credentials(self, request: Request) -> tuple[Any, dict[str, Any]]:
         data = parse(CredentialsInput, request.data)
         user = authenticate(request, username=data["username"], password=data["password"])
         if user is None:
             raise InvalidInput("Wrong username or password")
+        return user, data
+
+
+class LoginApi(CredentialsApi):
+    """Session login for the SPA. CSRF is enforced even though no one is logged in yet."""
+
+    @extend_schema(request=CredentialsInput, responses=OpenApiTypes.OBJECT)
+    def post(self, request: Request) -> Response:
+        SessionAuthentication().enforce_csrf(request)
+        user, _ = self.credentials(request)
         login(request._request, user)
         return Response(user_output(user))
 
@@ -112,20 +120,12 @@ class MeApi(APIView):
         return Response(user_output(request.user))
 
 
-class TokenObtainApi(APIView):
+class TokenObtainApi(CredentialsApi):
     """``kiln login``: trade a username and password for a personal API token."""
-
-    permission_classes = [AllowAny]
-    authentication_classes: list = []
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "login"
 
     @extend_schema(request=CredentialsInput, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request) -> Response:
-        data = parse(CredentialsInput, request.data)
-        user = authenticate(request, username=data["username"], password=data["password"])
-        if user is None:
-            raise InvalidInput("Wrong username or password")
+        user, data = self.credentials(request)
         token, clear = services.token_create(user=user, name=data.get("name") or "cli")
         return Response({**token_output(token), "token": clear, "username": user.username}, status=201)
 
