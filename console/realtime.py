@@ -13,7 +13,6 @@ import threading
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from asgiref.sync import async_to_sync
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -45,22 +44,11 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
-def publish(group: str, event: dict[str, Any]) -> None:
-    """Send ``event`` (JSON-able, with a ``type``) to every consumer in ``group``. Safe to call
-    from Celery workers and sync services; Redis is the only link between processes."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        async_to_sync(layer.group_send)(group, {"type": "kiln.event", "event": event})
-    except Exception:  # a notification lost must never break the write that caused it
-        log.exception("publishing to %s failed", group)
-
-
 class BackgroundPublisher:
     """Publishes from one long-lived event loop in a thread, in order, without blocking the
-    caller: for hot paths (log lines), where ``publish``'s fresh loop and Redis connection per call
-    (~1.7 ms) would add up. Created lazily, so each forked worker process gets its own."""
+    caller: ``async_to_sync(group_send)`` would build a fresh loop and Redis connection per call
+    (~2–6 ms), which adds up on hot paths (log lines, bakes). Created lazily, so each forked worker
+    process gets its own."""
 
     _instance: BackgroundPublisher | None = None
     _instance_pid: int | None = None
@@ -90,19 +78,22 @@ class BackgroundPublisher:
 
     async def _drain(self) -> None:
         while True:
-            group, event = await self.queue.get()
+            group, message = await self.queue.get()
             try:
-                await self.layer.group_send(group, {"type": "kiln.event", "event": event})
+                await self.layer.group_send(group, message)
             except Exception:
                 log.exception("publishing to %s failed", group)
 
-    def publish(self, group: str, event: dict[str, Any]) -> None:
-        self.loop.call_soon_threadsafe(self.queue.put_nowait, (group, event))
+    def send(self, group: str, message: dict[str, Any]) -> None:
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, (group, message))
 
 
-def publish_soon(group: str, event: dict[str, Any]) -> None:
-    """Like ``publish``, but returns at once; events published this way keep their order."""
-    BackgroundPublisher.get().publish(group, event)
+def publish(group: str, event: dict[str, Any]) -> None:
+    """Send ``event`` (JSON-able, with a ``type``) to every consumer in ``group``. Returns at once;
+    events published by one process keep their order. Safe from web requests, services and Celery
+    workers: Redis is the only link between processes, and a lost notification never breaks the
+    write that caused it (clients re-read state on reconnect)."""
+    BackgroundPublisher.get().send(group, {"type": "kiln.event", "event": event})
 
 
 def publish_resource_event(uri: Uri, event: dict[str, Any]) -> None:
@@ -115,14 +106,8 @@ def publish_resource_event(uri: Uri, event: dict[str, Any]) -> None:
 
 def notify_access_changed(user_ids: list[int]) -> None:
     """Tell open connections of these users to re-check their access (after share/revoke)."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
     for user_id in user_ids:
-        try:
-            async_to_sync(layer.group_send)(user_group(user_id), {"type": "kiln.access_changed"})
-        except Exception:
-            log.exception("notifying user %s failed", user_id)
+        BackgroundPublisher.get().send(user_group(user_id), {"type": "kiln.access_changed"})
 
 
 # --- authentication -------------------------------------------------------------------------------

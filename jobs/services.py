@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from console.errors import Conflict, InvalidInput
 from console.models import Level
-from console.realtime import publish, publish_resource_event, publish_soon
+from console.realtime import publish, publish_resource_event
 from console.selectors import ensure_access, principal_get
 from console.services import share
 from console.uris import InvalidUri, Uri, parse_uri
@@ -254,7 +254,7 @@ def job_logs_append(*, job: Job, first: int, lines: list[str]) -> None:
     if not lines:
         return
     JobLogChunk.objects.create(job_id=job.pk, first=first, count=len(lines), text="\n".join(lines))
-    publish_soon(log_group(job.pk), {"type": "log", "first": first, "lines": lines})
+    publish(log_group(job.pk), {"type": "log", "first": first, "lines": lines})
 
 
 def log_group(job_id: str) -> str:
