@@ -15,10 +15,10 @@ import click
 
 from kiln_cli import __version__
 from kiln_cli.app import App
-from kiln_cli.commands import auth, sharing
+from kiln_cli.commands import auth, jobs, sharing
 from kiln_cli.errors import ExitCode, KilnError
 
-VERB_MODULES = (auth, sharing)
+VERB_MODULES = (auth, sharing, jobs)
 
 EPILOG = """\b
 Exit codes: 0 ok, 1 error, 2 usage, 3 not logged in, 4 not found,
@@ -69,6 +69,8 @@ def cli(ctx: click.Context, json_flag: bool, url: str | None) -> None:
     \b
     Example:
       kiln login http://localhost:8000
+      kiln run -n train python:3.11 -- python -c 'print(42)'
+      kiln ps -a
       kiln share storage:cifar-10 alice read
       kiln acl storage:cifar-10
       kiln --json acl | jq '.shared_with_me[].uri'

@@ -4,6 +4,7 @@
 - `out.table(columns, rows)` prints a plain, borderless table (like `docker ps`); when stdout is
   not a terminal, lines are never wrapped or truncated, so `grep`/`awk` see one row per line.
 - `out.transfer_progress()` gives byte progress bars (rich.progress) on stderr for transfer verbs.
+- `relative_time(iso)` ("3m ago"), `local_time(iso)` and `shorten(text, width)` format cells.
 Errors are not printed here: raise `KilnError` and click prints it.
 """
 
@@ -14,6 +15,7 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any, Self
 
 import click
@@ -39,6 +41,50 @@ def cell(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An aware datetime from the server's ISO 8601 text (naive means UTC); None if unparsable."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str) and value:
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def relative_time(value: Any, now: datetime | None = None) -> str:
+    """`2024-05-01T12:00:00+00:00` -> `3m ago` (`just now`, `45s ago`, `2h ago`, `5d ago`, then the date)."""
+    moment = parse_time(value)
+    if moment is None:
+        return "" if value is None else str(value)
+    seconds = int(((now or datetime.now(UTC)) - moment).total_seconds())
+    if seconds < 5:  # includes a little clock skew into the future
+        return "just now"
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            if unit == "d" and seconds >= 60 * 86_400:
+                return moment.astimezone().strftime("%Y-%m-%d")
+            return f"{seconds // size}{unit} ago"
+    return "just now"
+
+
+def local_time(value: Any) -> str:
+    """ISO 8601 text -> `2024-05-01 14:00:03` in the local time zone (as given if unparsable)."""
+    moment = parse_time(value)
+    if moment is None:
+        return "" if value is None else str(value)
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def shorten(text: Any, width: int) -> str:
+    """One line, at most `width` characters (an ellipsis marks the cut)."""
+    flat = " ".join(cell(text).split())
+    return flat if len(flat) <= width else flat[: max(width - 1, 0)] + "…"
 
 
 def _is_tty(stream: Any) -> bool:
