@@ -30,6 +30,7 @@ from jobs.models import (
     JobTag,
     RestartPolicy,
 )
+from jobs.signals import job_status_changed
 
 _VOLUME_RE = re.compile(r"^(?P<uri>storage:.*?):(?P<mount>/[^:]*)(?::(?P<mode>ro|rw))?$")
 _ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -222,6 +223,7 @@ def job_transition(
                                       exit_code=exit_code, at=now)
     job.refresh_from_db()
     _publish_job(job, "job.status")
+    transaction.on_commit(lambda: job_status_changed.send(sender=Job, job=job, status=job.status))
     return True
 
 

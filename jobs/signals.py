@@ -1,0 +1,6 @@
+"""Signals other apps listen to without the jobs app knowing them (flows drives bakes with it)."""
+
+from django.dispatch import Signal
+
+# Sent after commit of every status change of a job: kwargs ``job`` (the Job, refreshed), ``status``.
+job_status_changed = Signal()
