@@ -44,7 +44,7 @@ def test_login_tabs_deep_link_reload_and_logout(page, base_url, bob):
 
 def test_share_dialog_grants_and_revokes(page, base_url, bob, alice):
     log_in(page, base_url, "bob", PASSWORD, "/jobs")
-    page.get_by_role("button", name="Share my jobs").click()
+    page.get_by_role("button", name="Share all my jobs").click()
     dialog = page.get_by_role("dialog", name="Share")
     dialog.get_by_label("User or group").fill("ali")
     dialog.get_by_role("option", name=re.compile("alice")).click()

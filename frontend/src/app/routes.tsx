@@ -3,7 +3,7 @@ import { LoginPage } from "@/features/auth/LoginPage";
 import { TokensPage } from "@/features/auth/TokensPage";
 import { FilesPage } from "@/features/files/FilesPage";
 import { FlowsPage } from "@/features/flows/FlowsPage";
-import { JobsPage } from "@/features/jobs/JobsPage";
+import { JobPage, JobsPage } from "@/features/jobs";
 import { AppLayout } from "./layout";
 import { NotFoundPage } from "./NotFoundPage";
 import { RequireAuth } from "./RequireAuth";
@@ -23,7 +23,7 @@ export const routes: RouteObject[] = [
     children: [
       { index: true, element: <Navigate to="/jobs" replace /> },
       { path: "jobs", element: <JobsPage /> },
-      { path: "jobs/:jobId", element: <JobsPage /> },
+      { path: "jobs/:jobId", element: <JobPage /> },
       { path: "files/*", element: <FilesPage /> },
       { path: "flows", element: <FlowsPage /> },
       { path: "flows/:flowId", element: <FlowsPage /> },

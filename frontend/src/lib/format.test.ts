@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatDuration, formatSize, timeAgo } from "./format";
+import { formatDateTime, formatDuration, formatSize, timeAgo } from "./format";
 
 describe("format", () => {
   const now = Date.parse("2025-03-10T12:00:00Z");
@@ -21,6 +21,12 @@ describe("format", () => {
     expect(formatSize(12 * 1024 * 1024)).toBe("12 MiB");
     expect(formatSize(1.5 * 1024 ** 4)).toBe("1.5 TiB");
     expect(formatSize(undefined)).toBe("—");
+  });
+
+  it("prints date and time, with seconds when asked", () => {
+    const at = new Date(2025, 2, 10, 14, 7, 9);
+    expect(formatDateTime(at)).toBe("2025-03-10 14:07");
+    expect(formatDateTime(at, { seconds: true })).toBe("2025-03-10 14:07:09");
   });
 
   it("prints durations", () => {

@@ -33,12 +33,13 @@ export function formatDate(value: DateInput): string {
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
 }
 
-/** "2024-05-03 14:07" in the user's time zone. */
-export function formatDateTime(value: DateInput): string {
+/** "2024-05-03 14:07" (with `{ seconds: true }`: "2024-05-03 14:07:09") in the user's time zone. */
+export function formatDateTime(value: DateInput, options: { seconds?: boolean } = {}): string {
   const date = toDate(value);
   if (!date) return "—";
   const pad = (n: number) => String(n).padStart(2, "0");
-  return `${formatDate(date)} ${pad(date.getHours())}:${pad(date.getMinutes())}`;
+  const seconds = options.seconds ? `:${pad(date.getSeconds())}` : "";
+  return `${formatDate(date)} ${pad(date.getHours())}:${pad(date.getMinutes())}${seconds}`;
 }
 
 /** "45 s", "3 min 05 s", "2 h 10 min", "3 d 4 h". */

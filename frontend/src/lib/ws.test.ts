@@ -129,6 +129,24 @@ describe("useWebSocket", () => {
     expect(FakeWebSocket.instances).toHaveLength(2);
   });
 
+  it("computes the path of each attempt with resolvePath, without reconnecting when it changes", () => {
+    let last = -1;
+    const { rerender } = renderHook(() => useWebSocket("/ws/jobs/j/logs/", { resolvePath: (path) => `${path}?after=${last}` }));
+    expect(FakeWebSocket.last.url).toBe("ws://localhost:5173/ws/jobs/j/logs/?after=-1");
+    act(() => {
+      FakeWebSocket.last.open();
+      FakeWebSocket.last.receive({ type: "state" });
+    });
+    last = 41;
+    rerender();
+    expect(FakeWebSocket.instances).toHaveLength(1);
+
+    act(() => FakeWebSocket.last.drop());
+    act(() => vi.advanceTimersByTime(500));
+    expect(FakeWebSocket.instances).toHaveLength(2);
+    expect(FakeWebSocket.last.url).toBe("ws://localhost:5173/ws/jobs/j/logs/?after=41");
+  });
+
   it("sends JSON only while open", () => {
     const { result } = renderHook(() => useWebSocket("/ws/events/"));
     expect(result.current.send({ type: "ping" })).toBe(false);

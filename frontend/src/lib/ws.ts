@@ -38,6 +38,12 @@ export interface UseWebSocketOptions<M extends WsMessage = WsMessage> {
   baseDelay?: number;
   /** Upper bound of the retry delay in ms. Default 10 000. */
   maxDelay?: number;
+  /**
+   * The path of each connection attempt, computed when it starts (e.g. `path + "?after=<last
+   * offset>"`, so a reconnect resumes where the last connection stopped). Default: `path`.
+   * Changing this function does not reconnect; changing `path` does.
+   */
+  resolvePath?: (path: string) => string;
 }
 
 export interface UseWebSocketResult {
@@ -81,9 +87,11 @@ export function useWebSocket<M extends WsMessage = WsMessage>(
   // Callbacks through refs: a new closure each render must not reconnect.
   const onMessageRef = useRef(options.onMessage);
   const onResyncRef = useRef(options.onResync);
+  const resolvePathRef = useRef(options.resolvePath);
   useEffect(() => {
     onMessageRef.current = options.onMessage;
     onResyncRef.current = options.onResync;
+    resolvePathRef.current = options.resolvePath;
   });
 
   const socketRef = useRef<WebSocket | null>(null);
@@ -102,7 +110,7 @@ export function useWebSocket<M extends WsMessage = WsMessage>(
       setStatus("connecting");
       let socket: WebSocket;
       try {
-        socket = new WebSocket(wsUrl(path));
+        socket = new WebSocket(wsUrl(resolvePathRef.current?.(path) ?? path));
       } catch {
         scheduleReconnect();
         return;
