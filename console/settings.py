@@ -172,7 +172,10 @@ KILN_REDIS_PREFIX = os.environ.get("KILN_REDIS_PREFIX", "kiln")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{KILN_REDIS_PREFIX}:asgi", "capacity": 1000},
+        # redis-py 8 reads with a 5 s socket timeout by default, the same as channels_redis's
+        # 5 s BRPOP: an idle consumer then dies of a TimeoutError. Give reads room.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5}],
+                   "prefix": f"{KILN_REDIS_PREFIX}:asgi", "capacity": 1000},
     }
 }
 

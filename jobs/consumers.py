@@ -56,7 +56,8 @@ class JobLogsConsumer(JobConsumer):
         return {"job": await database_sync_to_async(self._summary)()}
 
     def _summary(self) -> dict[str, Any]:
-        self.job.refresh_from_db()
+        fresh = Job.objects.select_related("owner").filter(pk=self.job.pk).first()
+        self.job = fresh or self.job  # deleted meanwhile: report what we last knew
         return job_summary(self.job)
 
     async def connect(self) -> None:

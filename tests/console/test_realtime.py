@@ -92,3 +92,18 @@ def test_cookie_socket_from_our_own_origin_with_a_port_is_accepted(asgi_server, 
     cookie = f"sessionid={client.cookies['sessionid'].value}"
     with open_ws(asgi_server, "/ws/events/", Origin=asgi_server.url, Cookie=cookie) as stream:
         assert receive(stream)["type"] == "state"
+
+
+def test_an_idle_socket_keeps_receiving(asgi_server, bob):
+    """Regression: redis-py's default 5 s read timeout equals channels_redis's BRPOP timeout, which
+    killed consumers idle for a few seconds."""
+    import time
+
+    from console.realtime import publish_resource_event
+    from console.uris import parse_uri
+
+    with open_ws(asgi_server, "/ws/events/", token_for(bob)) as stream:
+        assert receive(stream)["type"] == "state"
+        time.sleep(12)
+        publish_resource_event(parse_uri("job://default/bob/x"), {"type": "ping"})
+        assert receive(stream) == {"uri": "job://default/bob/x", "type": "ping"}

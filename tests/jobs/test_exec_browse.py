@@ -44,6 +44,7 @@ def test_exec_runs_inside_the_sandbox(asgi_server, celery_workers, bob):
     job = services.job_run(by=bob, image="python:3.11", command="echo ready > /tmp/marker; sleep 300",
                            env={"GREETING": "hi"})
     wait_status(job, "running")
+    time.sleep(12)  # the runner's exec host must still answer after idling (regression)
     headers = bearer(bob)
     output, code = exec_session(asgi_server, job, headers,
                                 command=["sh", "-c", "cat /tmp/marker; echo $GREETING; echo pid=$$; "
