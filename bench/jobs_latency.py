@@ -16,9 +16,8 @@ import json
 import statistics
 import time
 
-from websockets.sync.client import connect
-
 from harness import percentile, running_kiln
+from websockets.sync.client import connect
 
 PRINTER = """
 import sys, time

@@ -1,20 +1,22 @@
-"""ASGI entry point: HTTP (DRF API, SPA, admin) and WebSockets in one server.
+"""ASGI entry point: HTTP (DRF API, SPA, admin, browse proxy) and WebSockets in one server.
 
-Run with ``uvicorn console.asgi:application``.
+Run with ``uvicorn console.asgi:application``. HTTP goes through Django's ASGI handler, extended
+so the storage upload endpoints read their bodies as a stream (storage/asgi.py).
 """
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
-django_http = get_asgi_application()  # sets Django up before the consumers are imported
+django.setup(set_prefix=False)
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from console.realtime import WebSocketAuthMiddleware  # noqa: E402
 from console.routing import websocket_urlpatterns  # noqa: E402
+from storage.asgi import StreamingUploadASGIHandler  # noqa: E402
 
 application = ProtocolTypeRouter(
-    {"http": django_http, "websocket": WebSocketAuthMiddleware(URLRouter(websocket_urlpatterns))}
+    {"http": StreamingUploadASGIHandler(), "websocket": WebSocketAuthMiddleware(URLRouter(websocket_urlpatterns))}
 )

@@ -165,6 +165,12 @@ KILN_S3 = {
     "secret_access_key": os.environ.get("KILN_S3_SECRET_ACCESS_KEY") or None,
 }
 
+KILN_S3_PART_SIZE = int(os.environ.get("KILN_S3_PART_SIZE", 8 << 20))  # multipart part size, bytes
+KILN_STORAGE_UPLOAD_TTL = int(os.environ.get("KILN_STORAGE_UPLOAD_TTL", 24 * 3600))  # idle resumable uploads
+_max_upload = os.environ.get("KILN_STORAGE_MAX_UPLOAD")
+KILN_STORAGE_MAX_UPLOAD = int(_max_upload) if _max_upload else None  # bytes; None: no limit
+KILN_STORAGE_FSYNC = env_bool("KILN_STORAGE_FSYNC", True)  # fsync uploads before they appear
+
 # --- Redis: Celery broker and Channels layer ----------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 KILN_REDIS_PREFIX = os.environ.get("KILN_REDIS_PREFIX", "kiln")
@@ -198,6 +204,11 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Periodic housekeeping run by `celery beat` (the embedded launcher runs one inside its worker).
+# Liveness of jobs and bakes does not depend on beat: every worker checks that itself.
+CELERY_BEAT_SCHEDULE = {
+    "storage-expire-uploads": {"task": "storage.expire_uploads", "schedule": 3600.0},
+}
 
 # --- REST API -----------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from console.errors import Conflict, InvalidInput
+from console.errors import Conflict, InvalidInput, NotFound
 from console.models import Level
 from console.realtime import publish, publish_resource_event
 from console.selectors import ensure_access, principal_get
@@ -31,6 +31,7 @@ from jobs.models import (
     RestartPolicy,
 )
 from jobs.signals import job_status_changed
+from storage.selectors import storage_exists
 
 _VOLUME_RE = re.compile(r"^(?P<uri>storage:.*?):(?P<mount>/[^:]*)(?::(?P<mode>ro|rw))?$")
 _ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -151,6 +152,8 @@ def job_run(
         raise InvalidInput("Two volumes share one mount path", details={"volumes": ["duplicate mount path"]})
     for volume in parsed:
         ensure_access(by, volume.uri, Level.READ if volume.read_only else Level.WRITE)
+        if volume.read_only and not storage_exists(volume.uri):
+            raise NotFound(f"Volume {volume.uri} does not exist", details={"volumes": [str(volume)]})
     tags = sorted({str(tag).strip() for tag in tags or [] if str(tag).strip()})
     for tag in tags:
         if len(tag) > 256:

@@ -53,7 +53,7 @@ class VolumeSet:
                 scratch = Path(tempfile.mkdtemp(prefix=f"{job.pk}-", dir=_staging_root()))
             folder = scratch / str(len(staged))
             folder.mkdir()
-            storage_stage_down(uri=volume.uri, dest=folder)
+            storage_stage_down(uri=volume.uri, dest=folder, missing_ok=not volume.read_only)
             mounts.append(Mount(folder, volume.mount, volume.read_only))
             staged.append((volume, folder))
         return cls(mounts=mounts, staged=staged, scratch=scratch)

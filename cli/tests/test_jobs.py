@@ -183,7 +183,9 @@ def test_ps_shows_active_jobs_as_a_table(logged_in: Path, run: Run, server: Fake
     assert server.requests[-1].headers["Authorization"] == f"Bearer {TOKEN}"
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["ID", "NAME", "STATUS", "WHEN", "IMAGE", "OWNER", "COMMAND"]
-    assert lines[1].split()[:7] == [JOB_ID, "train", "running", "3m", "ago", "python:3.11", "alice"]
+    # NOW was taken when this module was imported; the suite may have run for minutes since.
+    minutes = int((datetime.now(UTC) - NOW + timedelta(minutes=3)).total_seconds() // 60)
+    assert lines[1].split()[:7] == [JOB_ID, "train", "running", f"{minutes}m", "ago", "python:3.11", "alice"]
     assert lines[1].endswith("python -c 'print(42)'")
 
 
