@@ -47,11 +47,16 @@ def main() -> int:
         print(f"kiln: started an embedded Redis on 127.0.0.1:{redis_port} (set REDIS_URL to use your own)")
 
     python = sys.executable
+    prefix = env.get("KILN_REDIS_PREFIX", "kiln")
     commands = {
         "web": [python, "-m", "uvicorn", "console.asgi:application", "--host", args.host, "--port", str(args.port),
                 "--ws", "websockets", "--no-access-log"],
-        "worker": [python, "-m", "celery", "-A", "console", "worker", "-B", "--loglevel", "INFO",
-                   "--concurrency", str(args.workers), "--schedule", str(data_dir / "celerybeat-schedule")],
+        # Jobs hold a process each for their whole run; bake ticks and housekeeping get their own.
+        "jobs": [python, "-m", "celery", "-A", "console", "worker", "--loglevel", "INFO", "-n", "jobs@%h",
+                 "-Q", f"{prefix}-jobs", "--concurrency", str(args.workers)],
+        "control": [python, "-m", "celery", "-A", "console", "worker", "-B", "--loglevel", "INFO", "-n",
+                    "control@%h", "-Q", prefix, "--concurrency", "2",
+                    "--schedule", str(data_dir / "celerybeat-schedule")],
     }
     children: dict[str, subprocess.Popen] = {}
     stopping = False

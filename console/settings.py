@@ -187,7 +187,14 @@ CHANNEL_LAYERS = {
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
-CELERY_TASK_DEFAULT_QUEUE = f"{KILN_REDIS_PREFIX}"
+# Two queues: jobs hold a worker process for their whole run, so they get their own queue and the
+# short control tasks (bake ticks, pings, housekeeping) are never stuck behind them. A plain
+# `celery -A console worker` consumes both; production runs one pool per queue (-Q).
+KILN_CONTROL_QUEUE = KILN_REDIS_PREFIX
+KILN_JOBS_QUEUE = f"{KILN_REDIS_PREFIX}-jobs"
+CELERY_TASK_DEFAULT_QUEUE = KILN_CONTROL_QUEUE
+CELERY_TASK_QUEUES = {KILN_CONTROL_QUEUE: {}, KILN_JOBS_QUEUE: {}}
+CELERY_TASK_ROUTES = {"jobs.run_job": {"queue": KILN_JOBS_QUEUE}}
 # No task may be lost when a worker dies: acknowledge only after the task ran, put it back when
 # the worker process is killed, and take one message at a time.
 CELERY_TASK_ACKS_LATE = True

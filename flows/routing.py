@@ -1,3 +1,9 @@
-"""WebSocket routes of the flows app, mounted by console/routing.py."""
+"""WebSocket routes of the flows app."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from flows import consumers
+
+websocket_urlpatterns = [
+    path("ws/bakes/<str:bake_id>/", consumers.BakeEventsConsumer.as_asgi()),
+]

@@ -12,6 +12,12 @@ from django.db import close_old_connections
 
 log = logging.getLogger(__name__)
 _stop = threading.Event()
+_extra_checks: list = []
+
+
+def register_check(check: object) -> None:
+    """Another app's periodic check (flows resumes bakes nobody drives) run by the same loop."""
+    _extra_checks.append(check)
 
 
 def _loop() -> None:
@@ -23,6 +29,8 @@ def _loop() -> None:
             recovered = jobs_recover_lost()
             if recovered:
                 log.warning("recovered jobs whose worker was lost or that never started: %s", recovered)
+            for check in _extra_checks:
+                check()
         except Exception:
             log.exception("liveness check failed; trying again")
 

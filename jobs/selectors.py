@@ -19,10 +19,13 @@ from jobs.models import ACTIVE_STATUSES, Job, JobLogChunk, JobStatus
 
 
 def job_level(user: AbstractBaseUser, job: Job) -> Level | None:
-    """The user's level on a job: the best of what reaches its id URI and its name URI."""
+    """The user's level on a job: the best of what reaches its id URI and its name URI; readers of
+    the flow a job belongs to (its live jobs and bake tasks) may read it too."""
     levels = [access_level(user, job.uri)]
     if job.name_uri:
         levels.append(access_level(user, job.name_uri))
+    if job.flow_id and access_level(user, job.flow_id) is not None:
+        levels.append(Level.READ)
     return max((level for level in levels if level is not None), default=None)
 
 
@@ -38,7 +41,11 @@ def ensure_job_access(user: AbstractBaseUser, job: Job, level: Level) -> Level:
 def job_visible_q(user: AbstractBaseUser, *, level: Level = Level.READ) -> Q:
     """Jobs the user owns or that a grant reaches (by id, by name, or all of an owner's jobs)."""
     prefixes = granted_prefixes(user, scheme="job", level=level)
-    return Q(owner=user) | uri_within_q("uri", prefixes) | uri_within_q("name_uri", prefixes)
+    visible = Q(owner=user) | uri_within_q("uri", prefixes) | uri_within_q("name_uri", prefixes)
+    if level == Level.READ:
+        flows = granted_prefixes(user, scheme="flow", level=Level.READ)
+        visible |= uri_within_q("flow_id", flows)
+    return visible
 
 
 def job_list_visible(

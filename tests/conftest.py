@@ -137,7 +137,7 @@ class WorkerPool:
         self.logdir = logdir
         self.processes: list[subprocess.Popen] = []
 
-    def start(self, *, concurrency: int = 2, beat: bool = False) -> subprocess.Popen:
+    def start(self, *, concurrency: int = 3, beat: bool = False) -> subprocess.Popen:
         index = len(self.processes)
         command = [sys.executable, "-m", "celery", "-A", "console", "worker", "--loglevel", "INFO",
                    "--concurrency", str(concurrency), "--hostname", f"test{index}-{os.getpid()}@%h"]

@@ -1,0 +1,322 @@
+"""Drives a bake's DAG: one ``bake_tick`` looks at the latest attempt in the database, records
+what its jobs did, and starts what became ready. Ticks are idempotent and serialised by a row
+lock, so any worker may run one at any time; a bake whose ticks stopped (its worker died) is
+picked up by the liveness check of any other worker (``bakes_resume_stale``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from functools import lru_cache
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from console.errors import Conflict, KilnError
+from console.realtime import publish_resource_event
+from console.uris import parse_uri
+from flows import spec
+from flows.models import (
+    FINAL_TASK_STATUSES,
+    BakeAttempt,
+    BakeStatus,
+    BakeTask,
+    TaskCacheEntry,
+    TaskStatus,
+)
+from flows.selectors import bake_uri, flow_eval_env, task_output
+from flows.services import _job_from_spec, attempt_finish, errors_for, errors_output
+from jobs.models import FINAL_STATUSES, Job, JobLogChunk, JobStatus
+from jobs.services import job_kill
+
+log = logging.getLogger(__name__)
+STALE_AFTER = timedelta(seconds=15)
+JOB_TO_TASK = {JobStatus.SUCCEEDED: TaskStatus.SUCCEEDED, JobStatus.FAILED: TaskStatus.FAILED,
+               JobStatus.CANCELLED: TaskStatus.CANCELLED}
+
+
+@lru_cache(maxsize=64)
+def _plan(attempt_id: int, bake_id: str) -> spec.BatchPlan:
+    """The attempt's plan, from the config snapshot it started with (deterministic, so a cache
+    per process is safe; it keeps a 1,000-task bake from being re-planned on every tick)."""
+    attempt = BakeAttempt.objects.select_related("bake", "bake__flow", "bake__flow__owner",
+                                                 "bake__created_by").get(pk=attempt_id)
+    bake = attempt.bake
+    loaded = spec.load_project(attempt.config, config_dir=bake.flow.config_dir,
+                               folder_name=parse_uri(bake.flow.storage_uri).name)
+    if errors := errors_for(loaded.errors, batch=bake.batch):
+        raise spec.FlowSpecError(errors)
+    return spec.plan_batch(loaded.project, bake.batch, params=bake.params,
+                           env=flow_eval_env(flow=bake.flow, username=bake.created_by.username))
+
+
+def _outputs_of(job_id: str) -> dict[str, str]:
+    outputs: dict[str, str] = {}
+    chunks = JobLogChunk.objects.filter(job_id=job_id, text__contains="::set-output").order_by("first")
+    for chunk in chunks.values_list("text", flat=True):
+        for line in chunk.split("\n"):
+            parsed = spec.parse_set_output(line)
+            if parsed:
+                outputs[parsed[0]] = parsed[1]
+    return outputs
+
+
+class Tick:
+    def __init__(self, attempt: BakeAttempt) -> None:
+        self.attempt = attempt
+        self.bake = attempt.bake
+        self.now = timezone.now()
+        self.tasks: dict[str, BakeTask] = {task.task_id: task for task in attempt.tasks.all()}
+        self.changed: dict[str, BakeTask] = {}
+        self.to_kill: list[str] = []
+
+    # -- helpers --------------------------------------------------------------------------------------
+    def set(self, task: BakeTask, status: str, reason: str = "", **fields: Any) -> None:
+        task.status, task.reason = status, reason[:300]
+        if status in (TaskStatus.RUNNING, TaskStatus.CACHED) and task.started_at is None:
+            task.started_at = self.now
+        if status in FINAL_TASK_STATUSES:
+            task.finished_at = task.finished_at or self.now
+        for key, value in fields.items():
+            setattr(task, key, value)
+        self.changed[task.task_id] = task
+
+    def results(self) -> dict[str, spec.TaskResult]:
+        results = {}
+        for task in self.tasks.values():
+            if task.status in FINAL_TASK_STATUSES or task.status == TaskStatus.RUNNING:
+                results[task.task_id] = spec.TaskResult(status=task.status, outputs=task.outputs)
+        return results
+
+    def ready(self, task: BakeTask) -> bool:
+        for need, mode in task.needs.items():
+            other = self.tasks.get(need)
+            if other is None:
+                return False
+            done = other.status in FINAL_TASK_STATUSES
+            if mode == "running" and not (done or other.status == TaskStatus.RUNNING):
+                return False
+            if mode != "running" and not done:
+                return False
+        return True
+
+    # -- 1. what the jobs did ---------------------------------------------------------------------------
+    def reconcile(self) -> None:
+        running = [t for t in self.tasks.values() if t.status == TaskStatus.RUNNING and t.job_id]
+        jobs = Job.objects.in_bulk([t.job_id for t in running])
+        for task in running:
+            job = jobs.get(task.job_id)
+            if job is None:
+                self.set(task, TaskStatus.FAILED, "Its job is gone")
+            elif job.status in FINAL_STATUSES:
+                status = JOB_TO_TASK[job.status]
+                outputs = _outputs_of(job.pk) if status == TaskStatus.SUCCEEDED else {}
+                reason = job.reason if status != TaskStatus.SUCCEEDED else ""
+                self.set(task, status, reason, outputs=outputs, finished_at=job.finished_at or self.now)
+                if status == TaskStatus.SUCCEEDED and task.cache_key:
+                    TaskCacheEntry.objects.update_or_create(
+                        flow=self.bake.flow, batch=self.bake.batch, task_id=task.task_id, key=task.cache_key,
+                        defaults={"outputs": outputs, "bake_id": self.bake.pk, "created_at": self.now})
+
+    # -- 2. what can start --------------------------------------------------------------------------------
+    def failing(self, plan: spec.BatchPlan) -> bool:
+        return any(task.status == TaskStatus.FAILED and plan.tasks[task.task_id].fail_fast
+                   for task in self.tasks.values() if task.task_id in plan.tasks)
+
+    def schedule(self, plan: spec.BatchPlan) -> None:
+        progress = True
+        while progress:
+            progress = False
+            results = self.results()
+            failing = self.failing(plan)
+            running = [t for t in self.tasks.values() if t.status == TaskStatus.RUNNING]
+            for planned in plan.tasks.values():
+                task = self.tasks.get(planned.id)
+                if task is None or task.status != TaskStatus.PENDING or not self.ready(task):
+                    continue
+                if planned.kind == "action":
+                    self.finish_action(plan, planned, results)
+                    progress = True
+                    continue
+                if not self.start_or_settle(plan, planned, task, results, failing, running):
+                    continue
+                progress = True
+                results = self.results()
+                failing = self.failing(plan)
+
+    def finish_action(self, plan: spec.BatchPlan, planned: spec.PlannedTask,
+                      results: Mapping[str, spec.TaskResult]) -> None:
+        task = self.tasks[planned.id]
+        try:
+            result = spec.action_result(plan, planned.id, results=results)
+        except spec.FlowSpecError as error:
+            self.set(task, TaskStatus.FAILED, str(error.errors[0]) if error.errors else "action failed")
+            return
+        self.set(task, result.status, outputs=dict(result.outputs))
+
+    def start_or_settle(self, plan: spec.BatchPlan, planned: spec.PlannedTask, task: BakeTask,
+                        results: Mapping[str, spec.TaskResult], failing: bool, running: list[BakeTask]) -> bool:
+        """Skip, cancel, take from the cache or start ``task``; False when it must wait (limits)."""
+        try:
+            decision = spec.task_enable(plan, planned.id, results=results)
+        except spec.FlowSpecError as error:
+            self.set(task, TaskStatus.FAILED, _first(error))
+            return True
+        if not decision.run:
+            self.set(task, TaskStatus.SKIPPED, "Not enabled")
+            return True
+        if failing and not decision.always:
+            self.set(task, TaskStatus.CANCELLED, "An earlier task failed (fail_fast)")
+            return True
+        limit = plan.max_parallel
+        if limit is not None and len(running) >= limit:
+            return False
+        if planned.max_parallel is not None and sum(1 for t in running if t.base_id == task.base_id) \
+                >= planned.max_parallel:
+            return False
+        try:
+            run = spec.render_task(plan, planned.id, results=results, bake_id=self.bake.pk)
+        except spec.FlowSpecError as error:
+            self.set(task, TaskStatus.FAILED, _first(error))
+            return True
+        if planned.cache.strategy != "none":
+            key = spec.task_cache_key(plan, planned.id, run, results=results)
+            task.cache_key = key
+            hit = (TaskCacheEntry.objects.filter(
+                flow=self.bake.flow, batch=self.bake.batch, task_id=planned.id, key=key,
+                created_at__gte=self.now - timedelta(seconds=planned.cache.life_span)).first())
+            if hit is not None:
+                self.set(task, TaskStatus.CACHED, f"Cached from {hit.bake_id}", outputs=hit.outputs,
+                         carried_from=hit.bake_id)
+                return True
+        try:
+            job = _job_from_spec(by=self.bake.created_by, flow=self.bake.flow, run=run, name=None,
+                                 task_id=planned.id, bake_id=self.bake.pk)
+        except KilnError as error:
+            self.set(task, TaskStatus.FAILED, error.message)
+            return True
+        self.set(task, TaskStatus.RUNNING, job_id=job.pk, always=decision.always)
+        running.append(task)
+        return True
+
+    # -- 3. fail fast, and the attempt's end ------------------------------------------------------------------
+    def stop_if_failing(self, plan: spec.BatchPlan) -> None:
+        if not self.failing(plan):
+            return
+        for task in self.tasks.values():
+            if task.status == TaskStatus.RUNNING and task.job_id and not task.always:
+                self.to_kill.append(task.job_id)
+
+    def save(self) -> None:
+        if self.changed:
+            BakeTask.objects.bulk_update(
+                list(self.changed.values()),
+                ["status", "reason", "job_id", "outputs", "cache_key", "carried_from", "always", "started_at",
+                 "finished_at"])
+        statuses = {task.status for task in self.tasks.values()}
+        BakeAttempt.objects.filter(pk=self.attempt.pk).update(ticked_at=self.now)
+        if statuses <= set(FINAL_TASK_STATUSES):
+            if TaskStatus.FAILED in statuses:
+                final = BakeStatus.FAILED
+            elif TaskStatus.CANCELLED in statuses:
+                final = BakeStatus.CANCELLED
+            else:
+                final = BakeStatus.SUCCEEDED
+            attempt_finish(attempt=self.attempt, status=final)
+        elif self.attempt.status == BakeStatus.PENDING:
+            BakeAttempt.objects.filter(pk=self.attempt.pk).update(status=BakeStatus.RUNNING)
+            from flows.models import Bake
+
+            Bake.objects.filter(pk=self.bake.pk).update(status=BakeStatus.RUNNING)
+            self.attempt.status = BakeStatus.RUNNING
+            self.announce_bake()
+
+    def announce_bake(self) -> None:
+        from flows.selectors import bake_summary
+
+        bake = self.bake
+        transaction.on_commit(lambda: (bake.refresh_from_db(), publish_resource_event(
+            parse_uri(bake_uri(bake)), {"type": "bake.status", "bake": bake_summary(bake)})))
+
+    def announce_tasks(self) -> None:
+        uri = parse_uri(bake_uri(self.bake))
+        events = [{"type": "task.status", "bake_id": self.bake.pk, "attempt": self.attempt.number,
+                   "task": task_output(task)} for task in self.changed.values()]
+
+        def send() -> None:
+            for event in events:
+                publish_resource_event(uri, event)
+
+        transaction.on_commit(send)
+
+
+def _first(error: spec.FlowSpecError) -> str:
+    listed = errors_output(error.errors)
+    return listed[0]["text"] if listed else "flow error"
+
+
+def bake_tick(*, bake_id: str) -> None:
+    with transaction.atomic():
+        attempt = (BakeAttempt.objects.select_for_update().select_related("bake", "bake__flow", "bake__created_by")
+                   .filter(bake_id=bake_id).order_by("-number").first())
+        if attempt is None or attempt.status in (BakeStatus.SUCCEEDED, BakeStatus.FAILED, BakeStatus.CANCELLED):
+            return
+        tick = Tick(attempt)
+        try:
+            plan = _plan(attempt.pk, bake_id)
+        except spec.FlowSpecError as error:
+            for task in tick.tasks.values():
+                if task.status not in FINAL_TASK_STATUSES:
+                    tick.set(task, TaskStatus.FAILED, _first(error))
+            tick.announce_tasks()
+            tick.save()
+            return
+        tick.reconcile()
+        tick.schedule(plan)
+        tick.stop_if_failing(plan)
+        tick.announce_tasks()
+        tick.save()
+        to_kill = tick.to_kill
+    for job_id in to_kill:
+        job = Job.objects.select_related("owner").filter(pk=job_id).first()
+        if job is not None and job.is_active:
+            try:
+                job_kill(job=job, by=job.owner, reason="Cancelled")
+            except Conflict:
+                pass
+
+
+def bakes_resume_stale() -> list[str]:
+    """Attempts that are running but that no tick looked at lately (their worker died, or their
+    jobs run long): tick them. Any worker runs this, every few seconds."""
+    stale = timezone.now() - STALE_AFTER
+    bake_ids = list(BakeAttempt.objects.filter(status__in=(BakeStatus.PENDING, BakeStatus.RUNNING))
+                    .filter(Q(ticked_at__lt=stale) | Q(ticked_at__isnull=True, created_at__lt=stale))
+                    .values_list("bake_id", flat=True)[:200])
+    for bake_id in bake_ids:
+        request_tick(bake_id)
+    return bake_ids
+
+
+def request_tick(bake_id: str) -> None:
+    """Queue a tick unless one is queued already (job completions in bursts coalesce)."""
+    from flows.tasks import tick_bake
+
+    if _redis().set(f"{settings.KILN_REDIS_PREFIX}:tick:{bake_id}", "1", nx=True, ex=30):
+        tick_bake.delay(bake_id)
+
+
+@lru_cache(maxsize=1)
+def _redis() -> Any:
+    import redis
+
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def tick_started(bake_id: str) -> None:
+    """The tick is under way: later changes must queue another one."""
+    _redis().delete(f"{settings.KILN_REDIS_PREFIX}:tick:{bake_id}")

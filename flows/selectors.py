@@ -1,0 +1,271 @@
+"""Reads of the flows app: flows and bakes visible to a user, a flow's config files (read from
+its storage folder on demand), live jobs with their latest runs, bake graphs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Q, QuerySet
+
+from console.errors import Forbidden, NotFound
+from console.models import Level
+from console.selectors import access_level, granted_prefixes, uri_within_q
+from console.uris import InvalidUri, parse_uri
+from flows import spec
+from flows.models import Bake, BakeAttempt, BakeTask, Flow
+from flows.spec.contexts import glob_to_regex
+from jobs.models import Job
+from storage.backends.base import key_for
+from storage.selectors import backend_for
+
+CONFIG_DIRS = (".apolo", ".neuro")
+MAX_CONFIG_BYTES = 1 << 20  # a config file larger than this is not YAML anyone wrote by hand
+
+
+# --- access ------------------------------------------------------------------------------------------
+
+
+def flow_level(user: AbstractBaseUser, flow: Flow) -> Level | None:
+    return access_level(user, flow.uri)
+
+
+def ensure_flow_access(user: AbstractBaseUser, flow: Flow, level: Level) -> Level:
+    held = flow_level(user, flow)
+    if held is None:
+        raise NotFound(f"No such flow: {flow.flow_id}")
+    if held < level:
+        raise Forbidden(f"You need {level.codename} access to flow {flow.flow_id}; you have {held.codename}")
+    return held
+
+
+def flow_list_visible(*, user: AbstractBaseUser) -> QuerySet[Flow]:
+    prefixes = granted_prefixes(user, scheme="flow", level=Level.READ)
+    return Flow.objects.filter(Q(owner=user) | uri_within_q("uri", prefixes)).select_related("owner")
+
+
+def flow_get_visible(*, user: AbstractBaseUser, ref: str) -> Flow:
+    """A flow by id (the caller's) or by URI (``flow:x``, ``flow:/alice/x``, ``flow://c/alice/x``)."""
+    owner, flow_id = user.username, ref
+    if ref.startswith("flow:"):
+        try:
+            uri = parse_uri(ref, username=user.username)
+        except InvalidUri as error:
+            raise NotFound(str(error)) from None
+        if not uri.path or "/" in uri.path or uri.cluster != settings.KILN_CLUSTER:
+            raise NotFound(f"No such flow: {ref}")
+        owner, flow_id = uri.owner, uri.path
+    flow = Flow.objects.select_related("owner").filter(owner__username=owner, flow_id=flow_id).first()
+    if flow is None or flow_level(user, flow) is None:
+        raise NotFound(f"No such flow: {ref}")
+    return flow
+
+
+def bake_uri(bake: Bake) -> str:
+    """Bakes live under their flow's URI: sharing a flow shares its bakes."""
+    return f"{bake.flow.uri}/{bake.pk}"
+
+
+def bake_get_visible(*, user: AbstractBaseUser, bake_id: str) -> Bake:
+    bake = Bake.objects.select_related("flow", "flow__owner", "created_by").filter(pk=bake_id).first()
+    if bake is None or flow_level(user, bake.flow) is None:
+        raise NotFound(f"No such bake: {bake_id}")
+    return bake
+
+
+def bake_list(*, flow: Flow) -> QuerySet[Bake]:
+    return flow.bakes.select_related("flow", "flow__owner", "created_by")
+
+
+# --- config files in storage ---------------------------------------------------------------------------
+
+
+class StorageFileSource:
+    """``hash_files`` and ``upload`` read the flow's folder straight from the storage backend."""
+
+    def __init__(self, folder_uri: str) -> None:
+        self.key = key_for(parse_uri(folder_uri))
+        self._paths: list[str] | None = None
+
+    def _all(self) -> list[str]:
+        if self._paths is None:
+            self._paths = sorted(path for path, entry in backend_for().walk(self.key) if not entry.is_dir)
+        return self._paths
+
+    def glob(self, pattern: str) -> Iterable[str]:
+        regex = glob_to_regex(pattern)
+        return [path for path in self._all() if regex.match(path)]
+
+    def read(self, path: str) -> bytes:
+        return b"".join(backend_for().read(self.key.child(*path.split("/"))))
+
+
+def flow_config_files(*, folder_uri: str) -> tuple[str, dict[str, str]]:
+    """The config folder (``.apolo`` before ``.neuro``) of a project folder in storage and the text
+    of its YAML files, as paths relative to the project folder. NotFound when there is none."""
+    backend = backend_for()
+    folder = key_for(parse_uri(folder_uri))
+    for config_dir in CONFIG_DIRS:
+        entry = backend.stat(folder.child(config_dir))
+        if entry is None or not entry.is_dir:
+            continue
+        files: dict[str, str] = {}
+        for path, item in backend.walk(folder.child(config_dir)):
+            if item.is_dir or not path.endswith((".yml", ".yaml")) or (item.size or 0) > MAX_CONFIG_BYTES:
+                continue
+            data = b"".join(backend.read(folder.child(config_dir, *path.split("/"))))
+            files[f"{config_dir}/{path}"] = data.decode("utf-8", "replace")
+        return config_dir, files
+    raise NotFound(f"{folder_uri} has no .apolo/ or .neuro/ config folder: it is not a flow project")
+
+
+def flow_eval_env(*, flow: Flow, username: str) -> spec.EvalEnv:
+    return spec.EvalEnv(username=username, owner=flow.owner.username, workspace=flow.storage_uri,
+                        files=StorageFileSource(flow.storage_uri))
+
+
+def flow_load(*, flow: Flow, files: dict[str, str] | None = None) -> spec.ProjectLoad:
+    """Parse the flow's config as it is now in storage (or the given snapshot of it)."""
+    if files is None:
+        _, files = flow_config_files(folder_uri=flow.storage_uri)
+    return spec.load_project(files, config_dir=flow.config_dir, folder_name=_folder_name(flow.storage_uri))
+
+
+def _folder_name(folder_uri: str) -> str:
+    return parse_uri(folder_uri).name
+
+
+def errors_output(errors: Iterable[spec.FlowError]) -> list[dict[str, Any]]:
+    return [{"file": e.file, "line": e.line, "column": e.column, "message": e.message, "text": str(e)}
+            for e in errors]
+
+
+# --- live jobs ----------------------------------------------------------------------------------------------
+
+
+def flow_live_jobs(*, flow: Flow, project: spec.FlowProject) -> list[dict[str, Any]]:
+    """The ``apolo-flow ps`` view: each live job with its params and its latest run."""
+    latest: dict[str, Job] = {}
+    for job in Job.objects.filter(flow_id=flow.uri, bake_id="").select_related("owner").order_by("created_at"):
+        latest[job.task_id] = job
+    rows = []
+    for info in spec.list_live_jobs(project):
+        run = latest.get(info.id)
+        rows.append({
+            "id": info.id,
+            "title": info.title,
+            "multi": info.multi,
+            "params": [{"name": p.name, "default": p.default, "descr": p.descr, "required": p.required}
+                       for p in info.params],
+            "status": run.status if run else None,
+            "raw_id": run.pk if run else None,
+            "when": (run.started_at or run.created_at).isoformat() if run else None,
+            "run": {"id": run.pk, "name": run.name, "status": run.status, "reason": run.reason} if run else None,
+        })
+    return rows
+
+
+# --- bakes ------------------------------------------------------------------------------------------------
+
+
+def bake_summary(bake: Bake) -> dict[str, Any]:
+    return {
+        "id": bake.pk,
+        "flow": bake.flow.flow_id,
+        "flow_uri": bake.flow.uri,
+        "uri": bake_uri(bake),
+        "batch": bake.batch,
+        "name": bake.name,
+        "params": bake.params,
+        "tags": bake.tags,
+        "status": bake.status,
+        "created_by": bake.created_by.username,
+        "created_at": bake.created_at.isoformat(),
+        "finished_at": bake.finished_at.isoformat() if bake.finished_at else None,
+    }
+
+
+def task_output(task: BakeTask) -> dict[str, Any]:
+    return {
+        "id": task.task_id,
+        "base_id": task.base_id,
+        "status": task.status,
+        "reason": task.reason,
+        "needs": task.needs,
+        "matrix": task.matrix,
+        "raw_id": task.job_id or None,
+        "outputs": task.outputs,
+        "carried_from": task.carried_from or None,
+        "started_at": task.started_at.isoformat() if task.started_at else None,
+        "finished_at": task.finished_at.isoformat() if task.finished_at else None,
+    }
+
+
+def attempt_output(attempt: BakeAttempt, *, with_tasks: bool = True) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "number": attempt.number,
+        "status": attempt.status,
+        "from_failed": attempt.from_failed,
+        "created_at": attempt.created_at.isoformat(),
+        "finished_at": attempt.finished_at.isoformat() if attempt.finished_at else None,
+    }
+    if with_tasks:
+        body["tasks"] = [task_output(task) for task in attempt.tasks.all()]
+    return body
+
+
+def bake_detail(bake: Bake, *, user: AbstractBaseUser, attempt_number: int | None = None) -> dict[str, Any]:
+    attempts = list(bake.attempts.all())
+    chosen = next((a for a in attempts if a.number == attempt_number), attempts[-1] if attempts else None)
+    if attempt_number is not None and (chosen is None or chosen.number != attempt_number):
+        raise NotFound(f"Bake {bake.pk} has no attempt {attempt_number}")
+    level = flow_level(user, bake.flow)
+    return {
+        **bake_summary(bake),
+        "my_level": level.codename if level else None,
+        "attempts": [attempt_output(a, with_tasks=False) for a in attempts],
+        "attempt": attempt_output(chosen) if chosen else None,
+    }
+
+
+def last_attempt(bake: Bake) -> BakeAttempt:
+    return bake.attempts.order_by("-number").first()
+
+
+STATUS_COLOURS = {
+    "pending": "#d0d4da", "running": "#7db7f0", "succeeded": "#8fd19e", "failed": "#f19a9a",
+    "cancelled": "#c9b6e4", "skipped": "#eeeeee", "cached": "#b9e3c6",
+}
+
+
+def bake_graph_dot(attempt: BakeAttempt) -> str:
+    """The attempt's DAG in Graphviz DOT, nodes filled by task status."""
+    def quote(text: str) -> str:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    lines = [f"digraph {quote(attempt.bake_id)} {{", "  rankdir=LR;",
+             '  node [shape=box, style="rounded,filled", fontname="Helvetica"];']
+    tasks = list(attempt.tasks.all())
+    for task in tasks:
+        colour = STATUS_COLOURS.get(task.status, "#ffffff")
+        lines.append(f"  {quote(task.task_id)} [label={quote(task.task_id + chr(10) + task.status)}, "
+                     f"fillcolor={quote(colour)}];")
+    for task in tasks:
+        for need, mode in task.needs.items():
+            style = ' [style="dashed"]' if mode == "running" else ""
+            lines.append(f"  {quote(need)} -> {quote(task.task_id)}{style};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def flow_uri_exists(uri: Any) -> bool:
+    """For the sharing core: a flow URI names an existing flow (or one of its bakes)."""
+    if not uri.path:
+        return True
+    flow_id, _, rest = uri.path.partition("/")
+    flow = Flow.objects.filter(owner__username=uri.owner, flow_id=flow_id).first()
+    if flow is None:
+        return False
+    return not rest or (rest.count("/") == 0 and flow.bakes.filter(pk=rest).exists())

@@ -1,0 +1,326 @@
+"""Writes of the flows app: import or create flows, run live jobs, start, cancel and restart
+bakes. The bake's DAG is driven by flows/orchestrator.py."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from console.errors import Conflict, InvalidInput, NotFound, Unprocessable
+from console.models import Level
+from console.realtime import publish_resource_event
+from console.selectors import ensure_access
+from console.uris import parse_uri
+from flows import spec
+from flows.models import (
+    FINAL_BAKE_STATUSES,
+    Bake,
+    BakeAttempt,
+    BakeStatus,
+    BakeTask,
+    Flow,
+    TaskStatus,
+)
+from flows.selectors import (
+    bake_summary,
+    bake_uri,
+    ensure_flow_access,
+    errors_output,
+    flow_config_files,
+    flow_eval_env,
+    flow_load,
+)
+from jobs.models import ACTIVE_STATUSES, Job
+from jobs.services import job_kill, job_run
+from storage.selectors import storage_uri
+from storage.services import storage_mkdir, storage_upload
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "template"
+_FLOW_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,199}$")
+
+
+def errors_for(errors: Any, *, batch: str | None = None, live: bool = False) -> list[spec.FlowError]:
+    """The errors that matter for one use of the flow: a broken batch file must not stop the live
+    jobs or another batch (project.yml and action files matter to all)."""
+    relevant = []
+    for error in errors:
+        stem = PurePosixPath(error.file).stem
+        is_live = stem == "live"
+        is_batch = not is_live and stem != "project" and PurePosixPath(error.file).parent.name in (".apolo", ".neuro")
+        if is_live and not live:
+            continue
+        if is_batch and stem.replace("-", "_") != batch and not _is_action(error.file):
+            continue
+        relevant.append(error)
+    return relevant
+
+
+def _is_action(path: str) -> bool:
+    return "action" in PurePosixPath(path).stem
+
+
+def invalid_config(errors: Any) -> Unprocessable:
+    listed = errors_output(errors)
+    first = listed[0]["text"] if listed else "invalid flow configuration"
+    more = f" (and {len(listed) - 1} more)" if len(listed) > 1 else ""
+    return Unprocessable(f"{first}{more}", details={"errors": listed})
+
+
+# --- flows -----------------------------------------------------------------------------------------------
+
+
+def flow_import(*, by: AbstractBaseUser, folder: str, title: str = "") -> Flow:
+    """Register (or refresh) the flow whose project folder is ``folder`` in storage. Its id comes
+    from project.yml or the folder's name; config errors do not stop the import (they show on the
+    flow's page), but a folder without a config folder is not a flow."""
+    folder_uri = storage_uri(by, folder)
+    ensure_access(by, folder_uri, Level.READ)
+    config_dir, files = flow_config_files(folder_uri=str(folder_uri))
+    loaded = spec.load_project(files, config_dir=config_dir, folder_name=folder_uri.name)
+    flow_id = loaded.project.project.id or folder_uri.name
+    if not _FLOW_ID_RE.match(flow_id):
+        raise InvalidInput(f"{flow_id!r} cannot be a flow id: letters, digits, '_' and '-', starting with a letter")
+    uri = f"flow://{settings.KILN_CLUSTER}/{by.username}/{flow_id}"
+    title = title or (loaded.project.live.title if loaded.project.live and loaded.project.live.title else "") or ""
+    with transaction.atomic():
+        flow = Flow.objects.select_for_update().filter(owner=by, flow_id=flow_id).first()
+        if flow is not None and flow.storage_uri != str(folder_uri):
+            raise Conflict(f"You have a flow {flow_id!r} already, from {flow.storage_uri}; rename the project id "
+                           "in project.yml or remove that flow")
+        if flow is None:
+            flow = Flow.objects.create(owner=by, cluster=settings.KILN_CLUSTER, flow_id=flow_id, uri=uri,
+                                       storage_uri=str(folder_uri), config_dir=config_dir, title=title)
+        else:
+            flow.config_dir, flow.title, flow.last_activity_at = config_dir, title or flow.title, timezone.now()
+            flow.save()
+    _flow_event(flow, "flow.updated")
+    return flow
+
+
+def flow_sync(*, by: AbstractBaseUser, folder: str, files: dict[str, str]) -> Flow:
+    """Write a local project's config files (``.neuro/live.yml``…) into its storage folder and
+    import it: what ``kiln flow`` does before acting, so nobody imports by hand."""
+    folder_uri = storage_uri(by, folder)
+    for path, text in files.items():
+        parts = [part for part in path.split("/") if part]
+        if not parts or parts[0] not in (".apolo", ".neuro") or ".." in parts or len(parts) < 2:
+            raise InvalidInput(f"{path!r} is not a file of a config folder (.apolo/ or .neuro/)")
+        data = text.encode()
+        storage_upload(by=by, uri=folder_uri.child(*parts), chunks=[data], size=len(data))
+    return flow_import(by=by, folder=str(folder_uri))
+
+
+def flow_create_from_template(*, by: AbstractBaseUser, name: str, title: str = "", folder: str = "") -> Flow:
+    """Render Kiln's project template (cookiecutter) into ``folder`` (default ``storage:<name>``)."""
+    from cookiecutter.main import cookiecutter
+
+    if not re.match(r"^[a-z][a-z0-9_]{0,60}$", name or ""):
+        raise InvalidInput("A flow name is lower-case letters, digits and '_', starting with a letter",
+                           details={"name": ["invalid"]})
+    folder_uri = storage_uri(by, folder or f"storage:{name}")
+    ensure_access(by, folder_uri, Level.WRITE)
+    from storage.selectors import storage_exists
+
+    if storage_exists(folder_uri):
+        raise Conflict(f"{folder_uri} exists already; choose another name or folder")
+    with tempfile.TemporaryDirectory(prefix="kiln-template-") as out:
+        project = Path(cookiecutter(str(TEMPLATE_DIR), no_input=True, output_dir=out, extra_context={
+            "flow_id": name, "flow_title": title or name.replace("_", " ").title(), "owner": by.username}))
+        for path in sorted(project.rglob("*")):
+            relative = path.relative_to(project).parts
+            if path.is_dir():
+                storage_mkdir(by=by, uri=folder_uri.child(*relative), parents=True)
+            else:
+                data = path.read_bytes()
+                storage_upload(by=by, uri=folder_uri.child(*relative), chunks=[data], size=len(data))
+    return flow_import(by=by, folder=str(folder_uri), title=title)
+
+
+def flow_delete(*, by: AbstractBaseUser, flow: Flow) -> None:
+    """Forget the flow (its storage folder and jobs stay)."""
+    ensure_flow_access(by, flow, Level.MANAGE)
+    if Bake.objects.filter(flow=flow).exclude(status__in=FINAL_BAKE_STATUSES).exists():
+        raise Conflict(f"Flow {flow.flow_id} has bakes running: cancel them first")
+    _flow_event(flow, "flow.deleted")
+    flow.delete()
+
+
+def _flow_event(flow: Flow, kind: str) -> None:
+    event = {"type": kind, "flow": {"id": flow.flow_id, "uri": flow.uri, "title": flow.title}}
+    transaction.on_commit(lambda: publish_resource_event(parse_uri(flow.uri), event))
+
+
+def _touch(flow: Flow) -> None:
+    Flow.objects.filter(pk=flow.pk).update(last_activity_at=timezone.now())
+
+
+# --- live jobs -------------------------------------------------------------------------------------------
+
+
+def _job_from_spec(*, by: AbstractBaseUser, flow: Flow, run: spec.RunSpec, name: str | None, task_id: str,
+                   bake_id: str = "") -> Job:
+    if not run.command and not run.entrypoint:
+        raise InvalidInput(f"{task_id} has no command (cmd, bash or python) to run")
+    command = " ".join(part for part in (run.entrypoint, run.command) if part)
+    restart = run.restart if run.restart in ("never", "on-failure", "always") else "never"
+    return job_run(
+        by=by, image=run.image, command=command, name=name, workdir=run.workdir or "", env=dict(run.env),
+        volumes=list(run.volumes), preset=run.preset, http_port=run.http_port,
+        http_auth=True if run.http_auth is None else run.http_auth,
+        life_span=int(run.life_span) if run.life_span else None,
+        schedule_timeout=int(run.schedule_timeout) if run.schedule_timeout else None,
+        tags=list(run.tags), restart_policy=restart, description=run.title or "",
+        flow_id=flow.uri, bake_id=bake_id, task_id=task_id,
+    )
+
+
+def flow_live_run(*, by: AbstractBaseUser, flow: Flow, job_id: str, params: dict[str, str] | None = None,
+                  args: list[str] | None = None) -> tuple[Job, bool]:
+    """Run live job ``job_id`` of the flow; a non-multi job that is already running is attached to
+    instead (returns it and ``False``). Multi jobs get a new suffix every run."""
+    ensure_flow_access(by, flow, Level.WRITE)
+    loaded = flow_load(flow=flow)
+    if errors := errors_for(loaded.errors, live=True):
+        raise invalid_config(errors)
+    project = loaded.project
+    if job_id not in {info.id for info in spec.list_live_jobs(project)}:
+        raise NotFound(f"Flow {flow.flow_id} has no live job {job_id!r}")
+    multi = spec.job_is_multi(project, job_id)
+    if not multi:
+        running = (Job.objects.filter(flow_id=flow.uri, bake_id="", task_id=job_id, status__in=ACTIVE_STATUSES)
+                   .order_by("-created_at").first())
+        if running is not None:
+            return running, False
+    suffix = spec.new_multi_suffix() if multi else None
+    try:
+        run = spec.render_live_job(project, job_id, env=flow_eval_env(flow=flow, username=by.username),
+                                   params=params or {}, suffix=suffix, args=args if multi else None)
+    except spec.FlowSpecError as error:
+        raise invalid_config(error.errors) from None
+    name = run.name or spec.default_job_name(project.project.id or flow.flow_id, job_id, suffix)
+    job = _job_from_spec(by=by, flow=flow, run=run, name=_job_name(name), task_id=job_id)
+    _touch(flow)
+    return job, True
+
+
+def _job_name(name: str | None) -> str | None:
+    """Kiln job names are 3–40 characters of [a-z0-9-]; make a flow's default name fit."""
+    if not name:
+        return None
+    cleaned = re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", name.lower())).strip("-")[:40].rstrip("-")
+    if not cleaned or not cleaned[0].isalpha():
+        cleaned = ("f-" + cleaned)[:40].rstrip("-")
+    return cleaned if len(cleaned) >= 3 and not cleaned.startswith("job-") else None
+
+
+# --- bakes ---------------------------------------------------------------------------------------------------
+
+
+def bake_start(*, by: AbstractBaseUser, flow: Flow, batch: str, params: dict[str, str] | None = None,
+               name: str = "", tags: list[str] | None = None) -> Bake:
+    """Plan batch ``batch`` (config errors are a 422 listing file:line:column) and queue its
+    first attempt for the orchestrator."""
+    ensure_flow_access(by, flow, Level.WRITE)
+    _, files = flow_config_files(folder_uri=flow.storage_uri)
+    loaded = flow_load(flow=flow, files=files)
+    if errors := errors_for(loaded.errors, batch=batch):
+        raise invalid_config(errors)
+    if batch not in loaded.project.batches:
+        known = ", ".join(sorted(loaded.project.batches)) or "none"
+        raise NotFound(f"Flow {flow.flow_id} has no batch {batch!r} (batches: {known})")
+    params = {str(key): str(value) for key, value in (params or {}).items()}
+    try:
+        plan = spec.plan_batch(loaded.project, batch, env=flow_eval_env(flow=flow, username=by.username),
+                               params=params)
+    except spec.FlowSpecError as error:
+        raise invalid_config(error.errors) from None
+    with transaction.atomic():
+        bake = Bake.objects.create(flow=flow, batch=batch, name=name[:200], params=params,
+                                   tags=sorted({str(t) for t in tags or []}), created_by=by,
+                                   status=BakeStatus.PENDING)
+        attempt = BakeAttempt.objects.create(bake=bake, number=1, config=files, from_failed=False)
+        BakeTask.objects.bulk_create([
+            BakeTask(attempt=attempt, task_id=task.id, base_id=task.base_id, position=index,
+                     needs=dict(task.needs), matrix=dict(task.matrix))
+            for index, task in enumerate(plan.tasks.values())
+        ])
+        _touch(flow)
+        transaction.on_commit(lambda: _after_bake_change(bake, "bake.created"))
+    return bake
+
+
+def bake_cancel(*, by: AbstractBaseUser, bake: Bake) -> Bake:
+    """Cancel the running attempt: kill its running tasks, cancel the pending ones."""
+    ensure_flow_access(by, bake.flow, Level.WRITE)
+    with transaction.atomic():
+        attempt = BakeAttempt.objects.select_for_update().filter(bake=bake).order_by("-number").first()
+        if attempt.status in FINAL_BAKE_STATUSES:
+            raise Conflict(f"Bake {bake.pk} has already finished ({attempt.status})")
+        now = timezone.now()
+        running = list(attempt.tasks.filter(status=TaskStatus.RUNNING).exclude(job_id=""))
+        attempt.tasks.filter(status__in=(TaskStatus.PENDING, TaskStatus.RUNNING)).update(
+            status=TaskStatus.CANCELLED, reason="Cancelled", finished_at=now)
+        attempt_finish(attempt=attempt, status=BakeStatus.CANCELLED)
+    for task in running:
+        job = Job.objects.filter(pk=task.job_id).first()
+        if job is not None and job.is_active:
+            try:
+                job_kill(job=job, by=job.owner, reason="Cancelled")
+            except Conflict:
+                pass  # it finished meanwhile
+    bake.refresh_from_db()
+    return bake
+
+
+def bake_restart(*, by: AbstractBaseUser, bake: Bake, from_failed: bool = True) -> Bake:
+    """Attempt N+1 of a finished bake; by default the tasks that succeeded (or were cached) keep
+    their results and only the rest run again."""
+    ensure_flow_access(by, bake.flow, Level.WRITE)
+    with transaction.atomic():
+        last = BakeAttempt.objects.select_for_update().filter(bake=bake).order_by("-number").first()
+        if last.status not in FINAL_BAKE_STATUSES:
+            raise Conflict(f"Attempt {last.number} of bake {bake.pk} is still {last.status}: cancel it or wait "
+                           "for it to finish before restarting")
+        attempt = BakeAttempt.objects.create(bake=bake, number=last.number + 1, config=last.config,
+                                             from_failed=from_failed)
+        now = timezone.now()
+        tasks = []
+        for old in last.tasks.all():
+            keep = from_failed and old.status in (TaskStatus.SUCCEEDED, TaskStatus.CACHED)
+            tasks.append(BakeTask(
+                attempt=attempt, task_id=old.task_id, base_id=old.base_id, position=old.position, needs=old.needs,
+                matrix=old.matrix, status=old.status if keep else TaskStatus.PENDING,
+                reason=f"From attempt {last.number}" if keep else "", job_id=old.job_id if keep else "",
+                outputs=old.outputs if keep else {}, carried_from=f"{bake.pk}#{last.number}" if keep else "",
+                started_at=old.started_at if keep else None, finished_at=old.finished_at if keep else None,
+            ))
+        BakeTask.objects.bulk_create(tasks)
+        Bake.objects.filter(pk=bake.pk).update(status=BakeStatus.PENDING, finished_at=None)
+        _ = now
+        transaction.on_commit(lambda: _after_bake_change(bake, "bake.restarted"))
+    bake.refresh_from_db()
+    return bake
+
+
+def attempt_finish(*, attempt: BakeAttempt, status: str) -> None:
+    now = timezone.now()
+    BakeAttempt.objects.filter(pk=attempt.pk).update(status=status, finished_at=now)
+    Bake.objects.filter(pk=attempt.bake_id).update(status=status, finished_at=now)
+    bake = Bake.objects.select_related("flow", "created_by").get(pk=attempt.bake_id)
+    transaction.on_commit(lambda: _after_bake_change(bake, "bake.status", tick=False))
+
+
+def _after_bake_change(bake: Bake, kind: str, *, tick: bool = True) -> None:
+    bake.refresh_from_db()
+    publish_resource_event(parse_uri(bake_uri(bake)), {"type": kind, "bake": bake_summary(bake)})
+    if tick:
+        from flows.tasks import tick_bake
+
+        tick_bake.delay(bake.pk)
