@@ -4,10 +4,11 @@ template project's layout runs as written."""
 import pytest
 
 from console import services as core
+from console.errors import NotFound
 from jobs import services as jobs
 from jobs.runner import job_execute
 from storage.selectors import storage_file_get, storage_list
-from storage.services import storage_mkdir, storage_upload
+from storage.services import storage_delete, storage_mkdir, storage_upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,10 +58,13 @@ def test_a_missing_read_write_volume_is_created_and_a_missing_read_only_one_fail
     assert job.status == "succeeded"
     assert read(bob, "storage:fresh/out/new.txt") == b"hi\n"
 
-    missing = jobs.job_run(by=bob, image="x", command="ls /in", volumes=["storage:nothing-here:/in:ro"])
-    job_execute(job_id=missing.id, worker="test")
-    missing.refresh_from_db()
-    assert (missing.status, missing.reason) == ("failed", "VolumeError")
+    with pytest.raises(NotFound, match="does not exist"):
+        jobs.job_run(by=bob, image="x", command="ls /in", volumes=["storage:nothing-here:/in:ro"])
+    gone = jobs.job_run(by=bob, image="x", command="ls /in", volumes=["storage:in:/in:ro"])
+    storage_delete(by=bob, uri="storage:in", recursive=True)  # removed before the job starts
+    job_execute(job_id=gone.id, worker="test")
+    gone.refresh_from_db()
+    assert (gone.status, gone.reason) == ("failed", "VolumeError")
 
 
 def test_a_revoked_grant_stops_the_volume_at_start(storage, bob, alice, monkeypatch):
