@@ -78,10 +78,15 @@ def running_kiln(*, workers: int = 2, extra_env: dict[str, str] | None = None) -
             [sys.executable, "-m", "uvicorn", "console.asgi:application", "--port", str(port), "--ws", "websockets",
              "--no-access-log", "--log-level", "warning"],
             cwd=REPO, env=env, stdout=(logs / "web.log").open("w"), stderr=subprocess.STDOUT)
+        # As in production: one pool runs jobs, another the short control tasks (bake ticks).
         processes["worker"] = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "console", "worker", "--loglevel", "WARNING", "--concurrency",
-             str(workers)], cwd=REPO, env=env, stdout=(logs / "worker.log").open("w"), stderr=subprocess.STDOUT,
-            start_new_session=True)
+            [sys.executable, "-m", "celery", "-A", "console", "worker", "--loglevel", "WARNING", "-Q", f"{tag}-jobs",
+             "-n", f"jobs-{tag}@%h", "--concurrency", str(workers)], cwd=REPO, env=env,
+            stdout=(logs / "worker.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+        processes["control"] = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "console", "worker", "--loglevel", "WARNING", "-Q", tag,
+             "-n", f"control-{tag}@%h", "--concurrency", "2"], cwd=REPO, env=env,
+            stdout=(logs / "control.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True)
         url = f"http://127.0.0.1:{port}"
         client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
         deadline = time.monotonic() + 60

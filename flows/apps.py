@@ -14,13 +14,29 @@ class FlowsConfig(AppConfig):
         register_resource_kind(ResourceKind("flow", exists=flow_uri_exists))
         job_status_changed.connect(_job_changed, dispatch_uid="flows.job_changed")
         register_check(_resume_bakes)
+        from celery.signals import worker_process_init
+
+        worker_process_init.connect(_in_worker, weak=False, dispatch_uid="flows.in_worker")
+
+
+_IN_WORKER = False
+
+
+def _in_worker(**_: object) -> None:
+    global _IN_WORKER
+    _IN_WORKER = True
 
 
 def _job_changed(sender: object, job: object, status: str, **_: object) -> None:
+    """A job of a bake changed: in a worker, tick now; elsewhere (a kill from the web) queue it."""
     bake_id = getattr(job, "bake_id", "")
-    if bake_id:
-        from flows.orchestrator import request_tick
+    if not bake_id:
+        return
+    from flows.orchestrator import request_tick, tick_now_or_later
 
+    if _IN_WORKER and status not in ("pending", "running"):
+        tick_now_or_later(bake_id)
+    else:
         request_tick(bake_id)
 
 

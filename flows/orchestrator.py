@@ -29,9 +29,9 @@ from flows.models import (
     TaskStatus,
 )
 from flows.selectors import bake_uri, flow_eval_env, task_output
-from flows.services import _job_from_spec, attempt_finish, errors_for, errors_output
+from flows.services import attempt_finish, errors_for, errors_output, job_spec_of
 from jobs.models import FINAL_STATUSES, Job, JobLogChunk, JobStatus
-from jobs.services import job_kill
+from jobs.services import job_build, job_kill, jobs_save
 
 log = logging.getLogger(__name__)
 STALE_AFTER = timedelta(seconds=15)
@@ -73,14 +73,16 @@ class Tick:
         self.tasks: dict[str, BakeTask] = {task.task_id: task for task in attempt.tasks.all()}
         self.changed: dict[str, BakeTask] = {}
         self.to_kill: list[str] = []
+        self.new_jobs: list[Any] = []
 
     # -- helpers --------------------------------------------------------------------------------------
     def set(self, task: BakeTask, status: str, reason: str = "", **fields: Any) -> None:
         task.status, task.reason = status, reason[:300]
+        now = timezone.now()  # not the tick's start: a job may have ended after that
         if status in (TaskStatus.RUNNING, TaskStatus.CACHED) and task.started_at is None:
-            task.started_at = self.now
+            task.started_at = now
         if status in FINAL_TASK_STATUSES:
-            task.finished_at = task.finished_at or self.now
+            task.finished_at = task.finished_at or now
         for key, value in fields.items():
             setattr(task, key, value)
         self.changed[task.task_id] = task
@@ -194,14 +196,20 @@ class Tick:
                          carried_from=hit.bake_id)
                 return True
         try:
-            job = _job_from_spec(by=self.bake.created_by, flow=self.bake.flow, run=run, name=None,
-                                 task_id=planned.id, bake_id=self.bake.pk)
+            built = job_build(by=self.bake.created_by, **job_spec_of(
+                flow=self.bake.flow, run=run, name=None, task_id=planned.id, bake_id=self.bake.pk))
         except KilnError as error:
             self.set(task, TaskStatus.FAILED, error.message)
             return True
-        self.set(task, TaskStatus.RUNNING, job_id=job.pk, always=decision.always)
+        self.set(task, TaskStatus.RUNNING, job_id=built[0].pk, always=decision.always)
+        self.new_jobs.append(built)
         running.append(task)
         return True
+
+    def start_jobs(self) -> None:
+        """Create the jobs of the tasks this tick started, all at once (one query per table)."""
+        if self.new_jobs:
+            jobs_save(by=self.bake.created_by, built=self.new_jobs)
 
     # -- 3. fail fast, and the attempt's end ------------------------------------------------------------------
     def stop_if_failing(self, plan: spec.BatchPlan) -> None:
@@ -259,12 +267,20 @@ def _first(error: spec.FlowSpecError) -> str:
     return listed[0]["text"] if listed else "flow error"
 
 
-def bake_tick(*, bake_id: str) -> None:
+def bake_tick(*, bake_id: str, wait: bool = True) -> bool:
+    """One tick of the bake; with ``wait=False`` it gives up at once (False) when another tick
+    holds the bake."""
     with transaction.atomic():
-        attempt = (BakeAttempt.objects.select_for_update().select_related("bake", "bake__flow", "bake__created_by")
-                   .filter(bake_id=bake_id).order_by("-number").first())
-        if attempt is None or attempt.status in (BakeStatus.SUCCEEDED, BakeStatus.FAILED, BakeStatus.CANCELLED):
-            return
+        latest = BakeAttempt.objects.filter(bake_id=bake_id).order_by("-number").values_list("pk", flat=True).first()
+        if latest is None:
+            return True
+        rows = BakeAttempt.objects.select_for_update(skip_locked=not wait).select_related(
+            "bake", "bake__flow", "bake__created_by").filter(pk=latest)
+        attempt = rows.first()
+        if attempt is None:
+            return False  # locked by another tick
+        if attempt.status in (BakeStatus.SUCCEEDED, BakeStatus.FAILED, BakeStatus.CANCELLED):
+            return True
         tick = Tick(attempt)
         try:
             plan = _plan(attempt.pk, bake_id)
@@ -274,9 +290,10 @@ def bake_tick(*, bake_id: str) -> None:
                     tick.set(task, TaskStatus.FAILED, _first(error))
             tick.announce_tasks()
             tick.save()
-            return
+            return True
         tick.reconcile()
         tick.schedule(plan)
+        tick.start_jobs()
         tick.stop_if_failing(plan)
         tick.announce_tasks()
         tick.save()
@@ -288,6 +305,14 @@ def bake_tick(*, bake_id: str) -> None:
                 job_kill(job=job, by=job.owner, reason="Cancelled")
             except Conflict:
                 pass
+    return True
+
+
+def tick_now_or_later(bake_id: str) -> None:
+    """After one of the bake's jobs changed, in a worker: tick right here when no other tick
+    holds the bake (no queue round trip per hop), else queue one so the change is not missed."""
+    if not bake_tick(bake_id=bake_id, wait=False):
+        request_tick(bake_id)
 
 
 def bakes_resume_stale() -> list[str]:

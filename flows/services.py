@@ -164,14 +164,15 @@ def _touch(flow: Flow) -> None:
 # --- live jobs -------------------------------------------------------------------------------------------
 
 
-def _job_from_spec(*, by: AbstractBaseUser, flow: Flow, run: spec.RunSpec, name: str | None, task_id: str,
-                   bake_id: str = "") -> Job:
+def job_spec_of(*, flow: Flow, run: spec.RunSpec, name: str | None, task_id: str,
+                bake_id: str = "") -> dict[str, Any]:
+    """The keyword arguments of ``jobs.services.job_build`` for a rendered flow job."""
     if not run.command and not run.entrypoint:
         raise InvalidInput(f"{task_id} has no command (cmd, bash or python) to run")
     command = " ".join(part for part in (run.entrypoint, run.command) if part)
     restart = run.restart if run.restart in ("never", "on-failure", "always") else "never"
-    return job_run(
-        by=by, image=run.image, command=command, name=name, workdir=run.workdir or "", env=dict(run.env),
+    return dict(
+        image=run.image, command=command, name=name, workdir=run.workdir or "", env=dict(run.env),
         volumes=list(run.volumes), preset=run.preset, http_port=run.http_port,
         http_auth=True if run.http_auth is None else run.http_auth,
         life_span=int(run.life_span) if run.life_span else None,
@@ -205,7 +206,7 @@ def flow_live_run(*, by: AbstractBaseUser, flow: Flow, job_id: str, params: dict
     except spec.FlowSpecError as error:
         raise invalid_config(error.errors) from None
     name = run.name or spec.default_job_name(project.project.id or flow.flow_id, job_id, suffix)
-    job = _job_from_spec(by=by, flow=flow, run=run, name=_job_name(name), task_id=job_id)
+    job = job_run(by=by, **job_spec_of(flow=flow, run=run, name=_job_name(name), task_id=job_id))
     _touch(flow)
     return job, True
 

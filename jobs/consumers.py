@@ -150,7 +150,8 @@ class JobExecConsumer(JobConsumer):
             if command is not None and (not isinstance(command, list) or not all(isinstance(p, str) for p in command)):
                 return await self.refuse(4400, "invalid", "command must be a list of strings")
             await self.channel_layer.group_send(exec_group(self.job.pk), {
-                "type": "exec.open", "session": self.session, "reply": self.channel_name, "command": command,
+                "type": "exec.open", "session": self.session, "job": self.job.pk, "reply": self.channel_name,
+                "command": command,
                 "tty": bool(message.get("tty", True)), "cols": int(message.get("cols", 80)),
                 "rows": int(message.get("rows", 24))})
             self.opening = asyncio.get_running_loop().call_later(self.OPEN_TIMEOUT, self._no_answer)

@@ -45,46 +45,62 @@ class Session:
 
 
 class ExecHost:
-    """One per running sandbox; lives in a thread of the runner with its own event loop."""
+    """One per worker process (a thread with its own event loop and one channel), serving the
+    exec sessions of every job this process runs: a job joins with ``serve`` when its sandbox
+    starts and leaves with ``unserve`` — one Redis call each, so running a job costs no thread."""
 
-    def __init__(self, job_id: str, argv_for: Any) -> None:
-        self.job_id = job_id
-        self.argv_for = argv_for  # command list -> host argv entering the sandbox
-        self.sessions: dict[str, Session] = {}
+    _instance: ExecHost | None = None
+    _instance_pid: int | None = None
+    _lock = threading.Lock()
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, Any] = {}  # job id -> argv_for(command, tty)
+        self.sessions: dict[str, tuple[str, Session]] = {}  # session id -> (job id, session)
         self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
         self.thread = threading.Thread(target=self.loop.run_until_complete, args=(self._main(),),
-                                       name=f"exec-{job_id}", daemon=True)
-        self.stopping = asyncio.Event()
-
-    def start(self) -> ExecHost:
+                                       name="kiln-exec-host", daemon=True)
         self.thread.start()
-        return self
+        self.ready.wait(10)
 
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.stopping.set)
-        self.thread.join(timeout=5)
+    @classmethod
+    def get(cls) -> ExecHost:
+        with cls._lock:
+            if cls._instance is None or cls._instance_pid != os.getpid():
+                cls._instance, cls._instance_pid = cls(), os.getpid()
+            return cls._instance
+
+    def serve(self, job_id: str, argv_for: Any) -> None:
+        self.jobs[job_id] = argv_for
+        asyncio.run_coroutine_threadsafe(self.layer.group_add(exec_group(job_id), self.channel), self.loop)
+
+    def unserve(self, job_id: str) -> None:
+        self.jobs.pop(job_id, None)
+
+        async def leave() -> None:
+            for owner, session in list(self.sessions.values()):
+                if owner == job_id:
+                    self._end(session)
+            await self.layer.group_discard(exec_group(job_id), self.channel)
+
+        asyncio.run_coroutine_threadsafe(leave(), self.loop)
 
     async def _main(self) -> None:
         self.layer = get_channel_layer()
         self.channel = await self.layer.new_channel()
-        await self.layer.group_add(exec_group(self.job_id), self.channel)
-        receiving = asyncio.create_task(self._receive_loop())
+        self.ready.set()
         refresh = asyncio.create_task(self._keep_membership())
-        await self.stopping.wait()
-        receiving.cancel()
-        refresh.cancel()
-        for session in list(self.sessions.values()):
-            self._end(session)
         try:
-            await self.layer.group_discard(exec_group(self.job_id), self.channel)
-        except Exception:
-            pass
+            await self._receive_loop()
+        finally:
+            refresh.cancel()
 
     async def _keep_membership(self) -> None:
         """Group memberships expire (a day by default); jobs may run longer."""
         while True:
             await asyncio.sleep(3600)
-            await self.layer.group_add(exec_group(self.job_id), self.channel)
+            for job_id in list(self.jobs):
+                await self.layer.group_add(exec_group(job_id), self.channel)
 
     async def _receive_loop(self) -> None:
         while True:
@@ -99,9 +115,10 @@ class ExecHost:
         if kind == "exec.open":
             await self._open(message)
             return
-        session = self.sessions.get(message.get("session", ""))
-        if session is None:
+        found = self.sessions.get(message.get("session", ""))
+        if found is None:
             return
+        session = found[1]
         if kind == "exec.input":
             await asyncio.to_thread(os.write, session.write_fd, message["data"])
         elif kind == "exec.resize" and session.tty:
@@ -113,11 +130,14 @@ class ExecHost:
             self._end(session)
 
     async def _open(self, message: dict[str, Any]) -> None:
-        session_id, reply = message["session"], message["reply"]
+        session_id, reply, job_id = message["session"], message["reply"], message.get("job", "")
+        argv_for = self.jobs.get(job_id)
+        if argv_for is None:
+            return  # another process on this worker runs that job (a group has one member per job)
         command = message.get("command") or ["/bin/sh", "-c", "command -v bash >/dev/null && exec bash || exec sh"]
         tty = bool(message.get("tty", True))
         try:
-            argv = self.argv_for([str(part) for part in command], tty)
+            argv = argv_for([str(part) for part in command], tty)
             if tty:
                 master, slave = pty.openpty()
                 _set_size(master, int(message.get("cols", 80)), int(message.get("rows", 24)))
@@ -136,7 +156,7 @@ class ExecHost:
         except Exception as error:
             await self.layer.send(reply, {"type": "exec.failed", "session": session_id, "message": str(error)})
             return
-        self.sessions[session_id] = session
+        self.sessions[session_id] = (job_id, session)
         await self.layer.send(reply, {"type": "exec.started", "session": session_id, "channel": self.channel})
         asyncio.create_task(self._pump(session))
 

@@ -89,7 +89,8 @@ class JobRunner:
     def supervise(self, handle: RunHandle) -> Outcome:
         pump = LogPump(handle.stdout)
         started = time.monotonic()
-        next_poll = next_beat = started
+        next_poll = started + POLL_SECONDS
+        next_beat = started + settings.KILN_HEARTBEAT_INTERVAL
         stop_reason: str | None = None
         terminate_sent: float | None = None
         pending: list[str] = []
@@ -150,12 +151,13 @@ class JobRunner:
                        mounts=volumes.mounts, cpu=self.job.cpu, memory_mb=self.job.memory_mb, image=self.job.image)
         while True:
             handle = self.runtime.start(spec)
-            exec_host = ExecHost(self.job.pk, self._exec_argv(handle, env)).start()
+            exec_host = ExecHost.get()
+            exec_host.serve(self.job.pk, self._exec_argv(handle, env))
             try:
                 outcome = self.supervise(handle)
                 oom = self.runtime.out_of_memory(handle)
             finally:
-                exec_host.stop()
+                exec_host.unserve(self.job.pk)
                 self.runtime.cleanup(handle)
             if outcome.stopped:
                 return

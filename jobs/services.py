@@ -16,7 +16,7 @@ from django.utils import timezone
 from console.errors import Conflict, InvalidInput, NotFound
 from console.models import Level
 from console.realtime import publish, publish_resource_event
-from console.selectors import ensure_access, principal_get
+from console.selectors import Principal, ensure_access, principal_get
 from console.services import share
 from console.uris import InvalidUri, Uri, parse_uri
 from jobs.models import (
@@ -99,7 +99,7 @@ def _seconds(value: Any, field: str) -> int | None:
     return seconds
 
 
-def job_run(
+def job_build(
     *,
     by: AbstractBaseUser,
     image: str,
@@ -120,8 +120,9 @@ def job_run(
     flow_id: str = "",
     bake_id: str = "",
     task_id: str = "",
-) -> Job:
-    """Create a job and queue it for a worker. Checks read (``:ro``) or write access on each volume."""
+) -> tuple[Job, list[str], list[Principal]]:
+    """Check a job's spec (read (``:ro``) or write access on each volume, names, preset…) and
+    build the unsaved job with its tags and the principals to share it with."""
     if not image or not image.strip():
         raise InvalidInput("An image is required", details={"image": ["required"]})
     if not command or not command.strip():
@@ -162,31 +163,61 @@ def job_run(
 
     cluster = settings.KILN_CLUSTER
     spec = settings.KILN_PRESETS[preset]
+    job = Job(
+        owner=by, cluster=cluster, name=name, image=image.strip(), command=command, workdir=workdir or "",
+        env=env, volumes=[str(volume) for volume in parsed], preset=preset, cpu=float(spec["cpu"]),
+        memory_mb=int(spec["memory_mb"]), http_port=http_port, http_auth=bool(http_auth),
+        life_span=_seconds(life_span, "life_span"), schedule_timeout=_seconds(schedule_timeout, "schedule_timeout"),
+        restart_policy=restart_policy, description=description[:500], flow_id=flow_id, bake_id=bake_id,
+        task_id=task_id,
+    )
+    job.uri = job_uri(cluster=cluster, owner=by.username, id_or_name=job.id)
+    job.name_uri = job_uri(cluster=cluster, owner=by.username, id_or_name=name) if name else None
+    return job, tags, targets
+
+
+def job_run(*, by: AbstractBaseUser, **spec: Any) -> Job:
+    """Create a job and queue it for a worker (see ``job_build`` for the spec's fields)."""
+    share_with = spec.pop("share_with", None)
+    return jobs_run_many(by=by, specs=[{**spec, "share_with": share_with}])[0]
+
+
+def jobs_run_many(*, by: AbstractBaseUser, specs: list[dict[str, Any]]) -> list[Job]:
+    """Create several jobs in a handful of queries (a bake starting a thousand tasks) and queue
+    them once committed. Any invalid spec raises before anything is created."""
+    return jobs_save(by=by, built=[job_build(by=by, **spec) for spec in specs])
+
+
+def jobs_save(*, by: AbstractBaseUser, built: list[tuple[Job, list[str], list[Principal]]]) -> list[Job]:
+    """Store jobs checked by ``job_build`` and queue them once committed."""
+    now = timezone.now()
     with transaction.atomic():
-        job = Job(
-            owner=by, cluster=cluster, name=name, image=image.strip(), command=command, workdir=workdir or "",
-            env=env, volumes=[str(volume) for volume in parsed], preset=preset, cpu=float(spec["cpu"]),
-            memory_mb=int(spec["memory_mb"]), http_port=http_port, http_auth=bool(http_auth),
-            life_span=_seconds(life_span, "life_span"), schedule_timeout=_seconds(schedule_timeout, "schedule_timeout"),
-            restart_policy=restart_policy, description=description[:500], flow_id=flow_id, bake_id=bake_id,
-            task_id=task_id,
-        )
-        job.uri = job_uri(cluster=cluster, owner=by.username, id_or_name=job.id)
-        job.name_uri = job_uri(cluster=cluster, owner=by.username, id_or_name=name) if name else None
-        job.save()
-        JobTag.objects.bulk_create([JobTag(job=job, tag=tag) for tag in tags])
-        JobStatusEvent.objects.create(job=job, status=JobStatus.PENDING, reason="Created", at=job.created_at)
-        for target in targets:
-            share(by=by, uri=job.uri, principal=f"{target.kind}:{target.name}", level=Level.READ)
-        transaction.on_commit(lambda: _enqueue(job))
-    return job
+        jobs = [job for job, _, _ in built]
+        for job in jobs:
+            job.created_at = now
+        Job.objects.bulk_create(jobs)
+        JobTag.objects.bulk_create([JobTag(job=job, tag=tag) for job, tags, _ in built for tag in tags])
+        JobStatusEvent.objects.bulk_create([JobStatusEvent(job=job, status=JobStatus.PENDING, reason="Created",
+                                                           at=now) for job in jobs])
+        for job, _, targets in built:
+            for target in targets:
+                share(by=by, uri=job.uri, principal=f"{target.kind}:{target.name}", level=Level.READ)
+        transaction.on_commit(lambda: _enqueue_many(jobs))
+    return jobs
+
+
+def _enqueue_many(jobs: list[Job]) -> None:
+    from jobs.tasks import run_job
+
+    with run_job.app.producer_or_acquire() as producer:  # one connection for the whole batch
+        for job in jobs:
+            run_job.apply_async((job.pk,), producer=producer)
+    for job in jobs:
+        _publish_job(job, "job.created")
 
 
 def _enqueue(job: Job) -> None:
-    from jobs.tasks import run_job
-
-    run_job.delay(job.id)
-    _publish_job(job, "job.created")
+    _enqueue_many([job])
 
 
 # --- transitions ------------------------------------------------------------------------------------

@@ -1,0 +1,73 @@
+"""Bakes: a chain of 40 tasks that each sleep ~10 ms, and a fan-out of 1,000 no-op tasks.
+
+    .venv/bin/python bench/flows_dag.py [--chain 40] [--fanout 1000] [--job-workers 8]
+
+Starts its own Kiln (bench/harness.py) with a jobs worker and a control worker. Prints the chain's
+total wall time and time per hop (from the bake's creation to its end), and for the fan-out the
+lag: wall time beyond the tasks' own run time (the longest single task, since they may all run
+at once). Targets on this 2-core machine: chain ≤ 2 s total; 1,000 fan-out ≤ 5 s lag.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import datetime
+
+from harness import running_kiln
+
+
+def chain_batch(length: int) -> str:
+    lines = ["kind: batch", "defaults:", "  cache:", "    strategy: none", "tasks:"]
+    for index in range(length):
+        lines += [f"  - id: t{index}", "    image: python:3.11", "    bash: sleep 0.01"]
+    return "\n".join(lines) + "\n"
+
+
+def fanout_batch(width: int) -> str:
+    return ("kind: batch\ndefaults:\n  cache:\n    strategy: none\n"
+            "tasks:\n  - id: start\n    image: python:3.11\n    bash: 'true'\n"
+            "  - id: leaf\n    needs: [start]\n    strategy:\n      matrix:\n"
+            f"        i: ${{{{ range({width}) }}}}\n"
+            "    image: python:3.11\n    bash: 'true'\n")
+
+
+def run_bake(kiln, batch: str, timeout: float = 600) -> tuple[dict, float]:
+    started = time.monotonic()
+    bake = kiln.client.post("/api/v1/flows/bench/bakes/", json={"batch": batch}).json()
+    while time.monotonic() - started < timeout:
+        detail = kiln.client.get(f"/api/v1/bakes/{bake['id']}/").json()
+        if detail["status"] in ("succeeded", "failed", "cancelled"):
+            return detail, time.monotonic() - started
+        time.sleep(0.05)
+    raise TimeoutError(batch)
+
+
+def seconds(text: str | None) -> float:
+    return datetime.fromisoformat(text).timestamp() if text else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--chain", type=int, default=40)
+    parser.add_argument("--fanout", type=int, default=1000)
+    parser.add_argument("--job-workers", type=int, default=8)
+    args = parser.parse_args()
+    with running_kiln(workers=args.job_workers) as kiln:
+        files = {".neuro/project.yml": "id: bench\n", ".neuro/chain.yml": chain_batch(args.chain),
+                 ".neuro/fanout.yml": fanout_batch(args.fanout), ".neuro/warm.yml": chain_batch(3)}
+        kiln.client.post("/api/v1/flows/sync/", json={"folder": "storage:bench", "files": files}).raise_for_status()
+        run_bake(kiln, "warm")
+        detail, wall = run_bake(kiln, "chain")
+        assert detail["status"] == "succeeded", detail["status"]
+        print(f"chain of {args.chain} tasks (sleep 10 ms each): {wall:.2f} s total, "
+              f"{wall / args.chain * 1000:.0f} ms per hop (target: ≤ 2 s total)")
+        detail, wall = run_bake(kiln, "fanout", timeout=1800)
+        tasks = detail["attempt"]["tasks"]
+        own = max(seconds(t["finished_at"]) - seconds(t["started_at"]) for t in tasks)
+        print(f"fan-out of {len(tasks) - 1} no-op tasks: {wall:.2f} s total, longest task {own:.2f} s, "
+              f"lag {wall - own:.2f} s (target: ≤ 5 s), status {detail['status']}")
+
+
+if __name__ == "__main__":
+    main()
