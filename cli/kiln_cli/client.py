@@ -21,6 +21,7 @@ from kiln_cli import __version__
 from kiln_cli.errors import ExitCode, KilnError, one_line
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+USE_DEFAULT: Any = object()  # "no per-request timeout given": the client's own applies
 USER_AGENT = f"kiln-cli/{__version__}"
 
 __all__ = ["ExitCode", "KilnClient", "KilnError", "error_from_response"]
@@ -112,6 +113,28 @@ class KilnClient:
             raise error
         return response
 
+    def fetch(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        content: Any = None,
+        timeout: httpx.Timeout | float | None | object = USE_DEFAULT,
+    ) -> httpx.Response:
+        """Send one request and return the whole (read, error-checked) answer, headers included.
+
+        `content` may be bytes or an iterator of bytes (streamed; give `Content-Length` in
+        `headers` to avoid chunked encoding). `timeout` overrides the client's for this request.
+        """
+        extra: dict[str, Any] = {} if timeout is USE_DEFAULT else {"timeout": timeout}
+        request = self._http.build_request(
+            method, path, params=_clean(params), json=json, headers=headers, content=content, **extra
+        )
+        return self._send(request)
+
     def request(
         self,
         method: str,
@@ -119,17 +142,19 @@ class KilnClient:
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        content: Any = None,
+        timeout: httpx.Timeout | float | None | object = USE_DEFAULT,
     ) -> Any:
         """Send one request; return the decoded JSON body (None for an empty answer, e.g. 204)."""
-        request = self._http.build_request(method, path, params=_clean(params), json=json)
-        response = self._send(request)
+        response = self.fetch(method, path, params=params, json=json, headers=headers, content=content, timeout=timeout)
         if response.status_code == 204 or not response.content:
             return None
         try:
             return response.json()
         except ValueError as exc:
             raise KilnError(
-                f"unexpected answer from server for {method} {request.url.path}: not JSON "
+                f"unexpected answer from server for {method} {response.request.url.path}: not JSON "
                 f"({one_line(response.text, 80)!r})"
             ) from exc
 
@@ -151,9 +176,13 @@ class KilnClient:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         content: Any = None,
+        timeout: httpx.Timeout | float | None | object = USE_DEFAULT,
     ) -> Iterator[httpx.Response]:
         """A streamed answer (downloads), already checked for errors; closed on exit."""
-        request = self._http.build_request(method, path, params=_clean(params), headers=headers, content=content)
+        extra: dict[str, Any] = {} if timeout is USE_DEFAULT else {"timeout": timeout}
+        request = self._http.build_request(
+            method, path, params=_clean(params), headers=headers, content=content, **extra
+        )
         response = self._send(request, stream=True)
         try:
             yield response

@@ -15,10 +15,10 @@ import click
 
 from kiln_cli import __version__
 from kiln_cli.app import App
-from kiln_cli.commands import auth, jobs, sharing
+from kiln_cli.commands import auth, jobs, sharing, storage
 from kiln_cli.errors import ExitCode, KilnError
 
-VERB_MODULES = (auth, sharing, jobs)
+VERB_MODULES = (auth, sharing, jobs, storage)
 
 EPILOG = """\b
 Exit codes: 0 ok, 1 error, 2 usage, 3 not logged in, 4 not found,

@@ -4,7 +4,8 @@
 - `out.table(columns, rows)` prints a plain, borderless table (like `docker ps`); when stdout is
   not a terminal, lines are never wrapped or truncated, so `grep`/`awk` see one row per line.
 - `out.transfer_progress()` gives byte progress bars (rich.progress) on stderr for transfer verbs.
-- `relative_time(iso)` ("3m ago"), `local_time(iso)` and `shorten(text, width)` format cells.
+- `relative_time(iso)` ("3m ago"), `local_time(iso)`, `human_size(n)` ("1.5 MiB") and
+  `shorten(text, width)` format cells.
 Errors are not printed here: raise `KilnError` and click prints it.
 """
 
@@ -85,6 +86,20 @@ def shorten(text: Any, width: int) -> str:
     """One line, at most `width` characters (an ellipsis marks the cut)."""
     flat = " ".join(cell(text).split())
     return flat if len(flat) <= width else flat[: max(width - 1, 0)] + "…"
+
+
+def human_size(value: Any) -> str:
+    """Bytes for humans, in binary units: 0 B, 999 B, 1.5 KiB, 12.3 MiB, 4.0 GiB (None -> "")."""
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return "" if value is None else str(value)
+    size = float(value)
+    if abs(size) < 1024:
+        return f"{int(size)} B"
+    for unit in ("KiB", "MiB", "GiB", "TiB", "PiB"):
+        size /= 1024
+        if abs(size) < 1024 or unit == "PiB":
+            return f"{size:.1f} {unit}"
+    raise AssertionError("unreachable")
 
 
 def _is_tty(stream: Any) -> bool:
@@ -176,7 +191,7 @@ class TransferProgress:
             self._progress = Progress(
                 TextColumn("{task.description}", markup=False, style="bold"),
                 BarColumn(),
-                DownloadColumn(),
+                DownloadColumn(binary_units=True),
                 TransferSpeedColumn(),
                 TimeRemainingColumn(),
                 console=Console(file=sys.stderr),
@@ -192,18 +207,34 @@ class TransferProgress:
         if self._progress is not None:
             self._progress.stop()
 
-    def add(self, description: str, total: int | None) -> Callable[[int], None]:
-        """Start a bar for one transfer; returns `advance(nbytes)`."""
+    def add(self, description: str, total: int | None) -> ProgressBar:
+        """Start a bar for one transfer; returns a `ProgressBar`, called as `advance(nbytes)`."""
         if self._progress is None:
-            return _noop
-        task: TaskID = self._progress.add_task(description, total=total)
-        progress = self._progress
-
-        def advance(nbytes: int) -> None:
-            progress.advance(task, nbytes)
-
-        return advance
+            return ProgressBar(None, None)
+        return ProgressBar(self._progress, self._progress.add_task(description, total=total))
 
 
-def _noop(nbytes: int) -> None:
-    return None
+class ProgressBar:
+    """One bar: `bar(n)` advances it by n bytes; `bar.seek(n)` sets where it is (a transfer that
+    resumes from another offset); `bar.remove()` takes it off the screen. Does nothing when the
+    progress display is off."""
+
+    def __init__(self, progress: Progress | None, task: TaskID | None) -> None:
+        self._progress = progress
+        self._task = task
+        self.completed = 0
+
+    def __call__(self, nbytes: int) -> None:
+        self.completed += nbytes
+        if self._progress is not None and self._task is not None:
+            self._progress.advance(self._task, nbytes)
+
+    def seek(self, completed: int) -> None:
+        self.completed = completed
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, completed=completed)
+
+    def remove(self) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.remove_task(self._task)
+            self._task = None
