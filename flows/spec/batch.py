@@ -64,10 +64,17 @@ TASK_STATUSES = ("succeeded", "failed", "cancelled", "skipped", "cached")
 # --- static checks (at load time) --------------------------------------------------------------------
 
 
-def static_needs(tasks: tuple[ExecSpec, ...], index: int) -> dict[str, str] | None:
-    """The needs of ``tasks[index]`` by task id, or None when they depend on ``matrix``."""
+def dynamic_task_keys(tasks: tuple[ExecSpec, ...]) -> set[str]:
+    """Keys of the tasks whose id is an expression (over ``matrix``)."""
+    return {t.key for t in tasks if t.id is not None and t.id.has_expressions}
+
+
+def static_needs(tasks: tuple[ExecSpec, ...], index: int, dynamic: set[str] | None = None) -> dict[str, str] | None:
+    """The needs of ``tasks[index]`` by task id, or None when they depend on ``matrix``. Pass
+    ``dynamic_task_keys(tasks)`` when calling it for every task (it is linear in the tasks)."""
     task = tasks[index]
-    dynamic = {t.key for t in tasks if t.id is not None and t.id.has_expressions}
+    if dynamic is None:
+        dynamic = dynamic_task_keys(tasks)
     if task.needs is None:
         if index == 0:
             return {}

@@ -434,13 +434,12 @@ def _validate_live(flow: FlowProject, live: LiveFlowSpec, check: Checker, early:
         check.exec_body(job, allowed)
 
 
-def _task_needs_known(tasks: tuple[ExecSpec, ...], index: int) -> Known:
+def _task_needs_known(tasks: tuple[ExecSpec, ...], index: int, dynamic: set[str], with_matrix: set[str]) -> Known:
     from .batch import static_needs
 
-    needs = static_needs(tasks, index)
+    needs = static_needs(tasks, index, dynamic)
     if needs is None:
         return ids(None, NEEDS_ATTRS)
-    with_matrix = {task.key for task in tasks if task.strategy is not None and task.strategy.matrix is not None}
     if with_matrix & set(needs):
         return ids(None, NEEDS_ATTRS)
     return ids([need for need, level in needs.items() if level == "completed"], NEEDS_ATTRS)
@@ -454,6 +453,10 @@ def _matrix_known(task: ExecSpec) -> Known:
 
 
 def _validate_tasks(tasks: tuple[ExecSpec, ...], batch_ctx: Allowed, check: Checker) -> None:
+    from .batch import dynamic_task_keys
+
+    dynamic = dynamic_task_keys(tasks)
+    with_matrix = {task.key for task in tasks if task.strategy is not None and task.strategy.matrix is not None}
     for position, task in enumerate(tasks):
         matrix = _matrix_known(task)
         check.strategy(task.strategy, batch_ctx)
@@ -461,7 +464,8 @@ def _validate_tasks(tasks: tuple[ExecSpec, ...], batch_ctx: Allowed, check: Chec
         check.template(task.id, Allowed({"matrix": matrix}))
         for need in task.needs or ():
             check.template(need.task, Allowed({"matrix": matrix}))
-        check.exec_body(task, batch_ctx.plus(matrix=matrix, needs=_task_needs_known(tasks, position)))
+        needs = _task_needs_known(tasks, position, dynamic, with_matrix)
+        check.exec_body(task, batch_ctx.plus(matrix=matrix, needs=needs))
 
 
 def _validate_batch(flow: FlowProject, batch: BatchFlowSpec, check: Checker, early: Allowed) -> None:
