@@ -21,6 +21,7 @@ export default defineConfig({
     proxy: {
       "/api": { target: backend },
       "/ws": { target: backend, ws: true },
+      "/s/": { target: backend },
       "^/jobs/[^/]+/browse": { target: backend, ws: true },
     },
   },

@@ -1,7 +1,7 @@
 import { act, renderHook } from "@testing-library/react";
 import { QueryClientProvider } from "@tanstack/react-query";
 import type { ReactNode } from "react";
-import { beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { FakeWebSocket } from "@/test/fakeWebSocket";
 import { testQueryClient } from "@/test/render";
 import { useRealtimeEvents } from "./realtime";
@@ -20,6 +20,8 @@ function setup() {
   const hook = renderHook(() => useRealtimeEvents(), { wrapper });
   return { client, invalidated, hook };
 }
+
+afterEach(() => vi.useRealTimers());
 
 describe("useRealtimeEvents", () => {
   beforeEach(() => {
@@ -43,7 +45,8 @@ describe("useRealtimeEvents", () => {
     expect(invalidated()).toEqual(["files", "jobs", "sharing"]);
   });
 
-  it("invalidates only the lists an event is about", () => {
+  it("invalidates only the lists an event is about, once per burst", () => {
+    vi.useFakeTimers();
     const { client, invalidated } = setup();
     act(() => {
       FakeWebSocket.last.open();
@@ -51,10 +54,16 @@ describe("useRealtimeEvents", () => {
     });
     for (const key of [["jobs", "list"], ["files", "/a"], ["sharing", "acl", "job:"]]) client.setQueryData(key, {});
 
-    act(() => FakeWebSocket.last.receive({ type: "job.status", uri: "job://default/bob/job-1", status: "running" }));
+    act(() => {
+      FakeWebSocket.last.receive({ type: "job.status", uri: "job://default/bob/job-1", status: "running" });
+      FakeWebSocket.last.receive({ type: "job.status", uri: "job://default/bob/job-1", status: "succeeded" });
+    });
+    expect(invalidated()).toEqual([]); // not yet: events come in bursts
+    act(() => vi.advanceTimersByTime(200));
     expect(invalidated()).toEqual(["jobs"]);
 
     act(() => FakeWebSocket.last.receive({ type: "acl.revoked", uri: "storage://default/bob/data", principal: { kind: "user", name: "alice" } }));
+    act(() => vi.advanceTimersByTime(200));
     expect(invalidated()).toEqual(["files", "jobs", "sharing"]);
   });
 });

@@ -10,6 +10,8 @@ const ROOT_BY_SCHEME: Record<string, string> = {
   image: "images",
 };
 
+const INVALIDATE_DELAY_MS = 150;
+
 /**
  * The user's stream of list changes (`/ws/events/`): on every (re)connect all server state is
  * re-read; then each event invalidates the lists of its kind (and ACLs, for `acl.*` events).
@@ -20,6 +22,20 @@ export function useRealtimeEvents(): WsStatus {
   const queryClient = useQueryClient();
   const resyncState = useRef<WsMessage | null>(null);
   const rereadAll = () => queryClient.invalidateQueries({ predicate: (query) => query.queryKey[0] !== "auth" });
+  // A burst of events (a dropped folder of 100 files, a bake of 1,000 tasks) re-reads each list
+  // once, shortly after the burst, instead of once per event.
+  const pendingRoots = useRef(new Set<string>());
+  const flushTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const invalidateSoon = (root: string) => {
+    pendingRoots.current.add(root);
+    if (flushTimer.current !== null) return;
+    flushTimer.current = setTimeout(() => {
+      flushTimer.current = null;
+      const roots = [...pendingRoots.current];
+      pendingRoots.current.clear();
+      for (const key of roots) void queryClient.invalidateQueries({ queryKey: [key] });
+    }, INVALIDATE_DELAY_MS);
+  };
   const { status } = useWebSocket<WsMessage>("/ws/events/", {
     onResync: (state) => {
       resyncState.current = state;
@@ -33,10 +49,8 @@ export function useRealtimeEvents(): WsStatus {
       if (message.type === "error") return;
       const uri = typeof message.uri === "string" ? message.uri : "";
       const root = ROOT_BY_SCHEME[uri.split(":", 1)[0]];
-      if (root) void queryClient.invalidateQueries({ queryKey: [root] });
-      if (message.type.startsWith("acl.")) {
-        void queryClient.invalidateQueries({ queryKey: ["sharing"] });
-      }
+      if (root) invalidateSoon(root);
+      if (message.type.startsWith("acl.")) invalidateSoon("sharing");
     },
   });
   return status;

@@ -8,6 +8,8 @@ export interface Column<T> {
   className?: string;
   /** Column width, e.g. "8rem" or "20%". */
   width?: string;
+  /** `aria-sort` of the header cell, for a column the rows are sorted by. */
+  sort?: "ascending" | "descending" | "none";
 }
 
 type RowProps = ComponentProps<"tr"> & { [attribute: `data-${string}`]: string | undefined };
@@ -32,7 +34,13 @@ export function DataTable<T>({ columns, rows, rowKey, rowProps, loading = false,
       <thead>
         <tr>
           {columns.map((column) => (
-            <th key={column.key} scope="col" className={column.className} style={column.width ? { width: column.width } : undefined}>
+            <th
+              key={column.key}
+              scope="col"
+              className={column.className}
+              style={column.width ? { width: column.width } : undefined}
+              aria-sort={column.sort}
+            >
               {column.header}
             </th>
           ))}

@@ -154,31 +154,57 @@ function isRawBody(body: unknown): body is BodyInit {
   );
 }
 
-async function parseError(response: Response): Promise<ApiError> {
+/**
+ * An {@link ApiError} from an answer's status and body text (the contract's error shape, DRF's
+ * `{"detail"}`, or anything else, e.g. a proxy's HTML page). Shared by `fetch` and XHR callers.
+ */
+export function apiErrorFromText(status: number, statusText: string, text: string): ApiError {
   let payload: unknown = null;
   try {
-    const text = await response.text();
     payload = text ? JSON.parse(text) : null;
   } catch {
     payload = null;
   }
-  const fallback = response.statusText || `Request failed with status ${response.status}`;
+  const fallback = statusText || `Request failed with status ${status}`;
   if (payload && typeof payload === "object") {
     const err = (payload as { error?: unknown }).error;
     if (err && typeof err === "object") {
       const { code, message, details } = err as { code?: unknown; message?: unknown; details?: unknown };
       return new ApiError(
-        response.status,
-        typeof code === "string" && code ? code : codeForStatus(response.status),
+        status,
+        typeof code === "string" && code ? code : codeForStatus(status),
         typeof message === "string" && message ? message : fallback,
         details ?? null,
       );
     }
     // Not the contract's shape (a proxy, or DRF before the handler): keep what we can.
     const detail = (payload as { detail?: unknown }).detail;
-    if (typeof detail === "string") return new ApiError(response.status, codeForStatus(response.status), detail, payload);
+    if (typeof detail === "string") return new ApiError(status, codeForStatus(status), detail, payload);
   }
-  return new ApiError(response.status, codeForStatus(response.status), fallback, payload);
+  return new ApiError(status, codeForStatus(status), fallback, payload);
+}
+
+async function parseError(response: Response): Promise<ApiError> {
+  let text = "";
+  try {
+    text = await response.text();
+  } catch {
+    text = "";
+  }
+  return apiErrorFromText(response.status, response.statusText, text);
+}
+
+/** A 403 that a fresh CSRF token may cure (the token was rotated at login, or the cookie expired). */
+export function isCsrfFailure(error: ApiError): boolean {
+  return error.status === 403 && /csrf/i.test(error.message);
+}
+
+/**
+ * The `X-CSRFToken` header for an unsafe request made outside this client (e.g. an XHR upload
+ * that reports progress); `refresh` fetches a new token first.
+ */
+export async function csrfHeaders(refresh = false): Promise<Record<string, string>> {
+  return { [CSRF_HEADER]: await csrfToken(refresh) };
 }
 
 async function request<T>(method: string, path: string, options: RequestOptions = {}, retried = false): Promise<T> {
@@ -212,7 +238,7 @@ async function request<T>(method: string, path: string, options: RequestOptions 
   if (!response.ok) {
     const error = await parseError(response);
     // A stale token (rotated at login, or a cookie that expired): fetch a new one and try once more.
-    if (response.status === 403 && !retried && !SAFE_METHODS.has(upper) && /csrf/i.test(error.message)) {
+    if (!retried && !SAFE_METHODS.has(upper) && isCsrfFailure(error)) {
       await csrfToken(true);
       return request<T>(method, path, options, true);
     }
