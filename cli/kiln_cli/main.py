@@ -15,10 +15,10 @@ import click
 
 from kiln_cli import __version__
 from kiln_cli.app import App
-from kiln_cli.commands import auth, jobs, sharing, storage
+from kiln_cli.commands import auth, flow, jobs, sharing, storage
 from kiln_cli.errors import ExitCode, KilnError
 
-VERB_MODULES = (auth, sharing, jobs, storage)
+VERB_MODULES = (auth, sharing, jobs, storage, flow)
 
 EPILOG = """\b
 Exit codes: 0 ok, 1 error, 2 usage, 3 not logged in, 4 not found,
@@ -73,6 +73,7 @@ def cli(ctx: click.Context, json_flag: bool, url: str | None) -> None:
       kiln ps -a
       kiln share storage:cifar-10 alice read
       kiln acl storage:cifar-10
+      kiln flow bake pipeline
       kiln --json acl | jq '.shared_with_me[].uri'
     """
     app = ctx.ensure_object(App)

@@ -716,6 +716,48 @@ class Copier:
         return {**result, "dst": entry.get("uri", item.dst), "size": entry.get("size", item.size)}
 
 
+def run_items(
+    client: KilnClient,
+    out: Output,
+    plans: list[list[Item]],
+    opts: CopyOptions,
+    outcomes: Outcomes,
+    *,
+    quiet: bool = False,
+    total: bool = False,
+) -> Copier:
+    """Carry out planned copies (`plan_upload`/`plan_download`/`plan_copy`) with progress bars on
+    stderr, recording each file in `outcomes`; a total bar with `total` or several files. Ctrl-C
+    exits 130 with a hint that running the same command again continues cut-off downloads."""
+    files = [item for items in plans for item in items if item.action in ("upload", "download")]
+    try:
+        with out.transfer_progress(enabled=False if quiet else None) as bars:
+            copier = Copier(client, bars, opts)
+            if total or len(files) > 1:
+                copier.start_total(len(files), sum(item.size or 0 for item in files))
+            for items in plans:
+                for item in items:
+                    try:
+                        result = copier.run(item)
+                    except KilnError as error:
+                        outcomes.fail(item.src, error)
+                        continue
+                    except OSError as exc:
+                        outcomes.fail(item.src, os_error(exc))
+                        continue
+                    if result["action"] in ("upload", "download", "copy"):
+                        outcomes.ok(result)
+    except KeyboardInterrupt:
+        out.info("Interrupted. Run the same command again: cut-off downloads continue where they stopped.")
+        raise click.exceptions.Exit(INTERRUPTED) from None
+    if bars.enabled and copier.files:
+        out.info(
+            f"Copied {copier.files} file{'s' if copier.files != 1 else ''}"
+            + (f" ({human_size(copier.bytes)})" if copier.bytes else "")
+        )
+    return copier
+
+
 @click.command()
 @click.argument("paths", nargs=-1, required=True, metavar="SRC... DST")
 @click.option("-r", "-R", "--recursive", is_flag=True, help="Copy folders and everything in them.")
@@ -803,32 +845,7 @@ def cp(
                 outcomes.fail(src, os_error(exc))
                 continue
             plans.append((src, items))
-        files = [item for _, items in plans for item in items if item.action in ("upload", "download")]
-        try:
-            with out.transfer_progress(enabled=False if quiet else None) as bars:
-                copier = Copier(client, bars, opts)
-                if recursive or len(files) > 1:
-                    copier.start_total(len(files), sum(item.size or 0 for item in files))
-                for _, items in plans:
-                    for item in items:
-                        try:
-                            result = copier.run(item)
-                        except KilnError as error:
-                            outcomes.fail(item.src, error)
-                            continue
-                        except OSError as exc:
-                            outcomes.fail(item.src, os_error(exc))
-                            continue
-                        if result["action"] in ("upload", "download", "copy"):
-                            outcomes.ok(result)
-        except KeyboardInterrupt:
-            out.info("Interrupted. Run the same command again: cut-off downloads continue where they stopped.")
-            raise click.exceptions.Exit(INTERRUPTED) from None
-        if bars.enabled and copier.files:
-            out.info(
-                f"Copied {copier.files} file{'s' if copier.files != 1 else ''}"
-                + (f" ({human_size(copier.bytes)})" if copier.bytes else "")
-            )
+        run_items(client, out, [items for _, items in plans], opts, outcomes, quiet=quiet, total=recursive)
     outcomes.finish()
 
 
