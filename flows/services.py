@@ -194,6 +194,8 @@ def flow_live_run(*, by: AbstractBaseUser, flow: Flow, job_id: str, params: dict
     if job_id not in {info.id for info in spec.list_live_jobs(project)}:
         raise NotFound(f"Flow {flow.flow_id} has no live job {job_id!r}")
     multi = spec.job_is_multi(project, job_id)
+    if args and not multi:
+        raise InvalidInput(f"Live job {job_id!r} is not multi: it takes no args", details={"args": ["not multi"]})
     if not multi:
         running = (Job.objects.filter(flow_id=flow.uri, bake_id="", task_id=job_id, status__in=ACTIVE_STATUSES)
                    .order_by("-created_at").first())
