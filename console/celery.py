@@ -3,9 +3,23 @@
 import os
 
 from celery import Celery
+from celery.signals import worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
 
 app = Celery("console")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_process_init.connect
+def _keep_database_connections(**_: object) -> None:
+    """Workers reuse their database connection between tasks (the web server does not: Django's
+    async handler gives no guarantee a persistent connection stays in one thread). A job or a tick
+    per fresh connection cost ~10 ms each; health checks drop a connection that broke."""
+    from django.conf import settings
+    from django.db import connections
+
+    for alias in connections:
+        connections[alias].settings_dict["CONN_MAX_AGE"] = settings.KILN_WORKER_DB_CONN_MAX_AGE
+        connections[alias].settings_dict["CONN_HEALTH_CHECKS"] = True

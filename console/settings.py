@@ -301,3 +301,5 @@ KILN_LOG_BATCH_SECONDS = float(os.environ.get("KILN_LOG_BATCH_SECONDS", "0.005")
 # Browse (/jobs/<id>/browse/): pages of jobs are served on Kiln's origin, so by default they get a
 # CSP sandbox; set KILN_BROWSE_SANDBOX=0 only when you trust every job's web app.
 KILN_BROWSE_SANDBOX = env_bool("KILN_BROWSE_SANDBOX", True)
+# Celery worker processes keep their database connection this many seconds (the web server: 0).
+KILN_WORKER_DB_CONN_MAX_AGE = int(os.environ.get("KILN_WORKER_DB_CONN_MAX_AGE", "300"))

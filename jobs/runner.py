@@ -72,7 +72,8 @@ class JobRunner:
         self.runtime = runtime
         self.worker = worker
         self.attempt = job.attempt
-        self.offset = job_log_end(job_id=job.pk)
+        # A first run has no log yet; a run after a lost worker continues the stored one.
+        self.offset = job.log_lines if job.attempt <= 1 else job_log_end(job_id=job.pk)
         self.parent_pid = os.getppid()
 
     # -- logs ---------------------------------------------------------------------------------------
@@ -120,8 +121,8 @@ class JobRunner:
                 self.runtime.kill(handle)
                 terminate_sent = float("inf")  # killed; wait for the output to end
         exit_code = handle.process.wait()
-        Job.objects.filter(pk=self.job.pk).update(log_lines=self.offset)
         if stop_reason:
+            Job.objects.filter(pk=self.job.pk).update(log_lines=self.offset)
             return Outcome(exit_code=exit_code, stopped=True)
         return Outcome(exit_code=exit_code, stopped=False)
 
@@ -167,17 +168,16 @@ class JobRunner:
                 if not self._back_off():
                     return
                 continue
+            done = {"only_from": (JobStatus.RUNNING,), "attempt": self.attempt, "exit_code": code,
+                    "extra": {"log_lines": self.offset}}
             if code == 0:
-                job_transition(job=self.job, to=JobStatus.SUCCEEDED, reason="Completed", exit_code=0,
-                               only_from=(JobStatus.RUNNING,), attempt=self.attempt)
+                job_transition(job=self.job, to=JobStatus.SUCCEEDED, reason="Completed", **done)
             elif oom and code in (137, -9):
-                job_transition(job=self.job, to=JobStatus.FAILED, reason="OOMKilled", exit_code=code,
-                               description=f"Killed for going over its {self.job.memory_mb} MiB memory limit",
-                               only_from=(JobStatus.RUNNING,), attempt=self.attempt)
+                job_transition(job=self.job, to=JobStatus.FAILED, reason="OOMKilled",
+                               description=f"Killed for going over its {self.job.memory_mb} MiB memory limit", **done)
             else:
-                job_transition(job=self.job, to=JobStatus.FAILED, reason="Error", exit_code=code,
-                               description=f"The command exited with code {code}",
-                               only_from=(JobStatus.RUNNING,), attempt=self.attempt)
+                job_transition(job=self.job, to=JobStatus.FAILED, reason="Error",
+                               description=f"The command exited with code {code}", **done)
             return
 
     def _exec_argv(self, handle: RunHandle, env: dict[str, str]):  # noqa: ANN202
@@ -226,7 +226,7 @@ def _port_in_use(port: int) -> bool:
 def job_execute(*, job_id: str, worker: str) -> None:
     """Claim a pending job and run it to its end on this worker."""
     close_old_connections()
-    job = Job.objects.filter(pk=job_id).first()
+    job = Job.objects.select_related("owner").prefetch_related("tag_rows").filter(pk=job_id).first()
     if job is None or job.status != JobStatus.PENDING:
         return  # cancelled before it started, or a redelivered message for a job another run owns
     attempt = job.attempt + 1

@@ -255,7 +255,13 @@ def job_transition(
             return False
         JobStatusEvent.objects.create(job=job, status=to, reason=reason, description=description,
                                       exit_code=exit_code, at=now)
-    job.refresh_from_db()
+    # The UPDATE said what the row is now; re-read only what the database computed (F()).
+    computed = [name for name, value in fields.items() if hasattr(value, "resolve_expression")]
+    for name, value in fields.items():
+        if name not in computed:
+            setattr(job, name, value)
+    if computed:
+        job.refresh_from_db(fields=computed)
     _publish_job(job, "job.status")
     transaction.on_commit(lambda: job_status_changed.send(sender=Job, job=job, status=job.status))
     return True
