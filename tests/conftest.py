@@ -217,3 +217,21 @@ def pytest_sessionfinish(session, exitstatus) -> None:
     data_dir = Path(os.environ.get("KILN_DATA_DIR", ""))
     if data_dir.name.startswith("kiln-test-") and data_dir.is_dir():
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _empty_storage_after_each_test() -> Iterator[None]:
+    """Files outlive the database rows a test leaves behind: empty the local storage root (shared
+    with the server and worker processes) so no test sees another's files."""
+    yield
+    import shutil
+
+    from django.conf import settings
+
+    root = Path(settings.KILN_STORAGE_ROOT)
+    if root.is_dir() and root.name == "storage" and "kiln-test-" in str(root):
+        for child in root.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
