@@ -13,9 +13,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
 from django.db.models import Q, QuerySet
 
-from console.errors import Forbidden, NotFound
+from console.errors import Forbidden, InvalidInput, NotFound
 from console.models import ApiToken, Level, Resource, ResourceGroupGrant, ResourceUserGrant
-from console.uris import Uri, parse_uri
+from console.uris import InvalidUri, Uri, parse_uri
 
 User = get_user_model()
 AnyUser = AbstractBaseUser | AnonymousUser
@@ -300,3 +300,21 @@ def health_report(*, with_workers: bool) -> dict[str, Any]:
         except Exception:
             report["workers"] = 0
     return report
+
+
+def owner_and_name(*, user: AnyUser, ref: str, scheme: str) -> tuple[str, str]:
+    """Split a reference to one named thing of ``scheme`` (a job, a flow) into owner and name:
+    a bare name is the caller's; ``job:x``, ``job:/alice/x`` and ``job://cluster/alice/x`` name
+    alice's. Anything deeper than one name, or on another cluster, is a NotFound."""
+    from django.conf import settings
+
+    ref = (ref or "").strip()
+    if not ref.startswith(f"{scheme}:"):
+        return user.username, ref
+    try:
+        uri = parse_uri(ref, username=user.username)
+    except InvalidUri as error:
+        raise InvalidInput(str(error)) from None
+    if not uri.path or "/" in uri.path or uri.cluster != settings.KILN_CLUSTER:
+        raise NotFound(f"No such {scheme}: {ref}")
+    return uri.owner, uri.path

@@ -6,14 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q, QuerySet
 
 from console.errors import Forbidden, NotFound
 from console.models import Level
-from console.selectors import access_level, granted_prefixes, uri_within_q
-from console.uris import InvalidUri, parse_uri
+from console.selectors import access_level, granted_prefixes, owner_and_name, uri_within_q
+from console.uris import parse_uri
 from flows import spec
 from flows.models import Bake, BakeAttempt, BakeTask, Flow
 from flows.spec.contexts import glob_to_regex
@@ -48,15 +47,7 @@ def flow_list_visible(*, user: AbstractBaseUser) -> QuerySet[Flow]:
 
 def flow_get_visible(*, user: AbstractBaseUser, ref: str) -> Flow:
     """A flow by id (the caller's) or by URI (``flow:x``, ``flow:/alice/x``, ``flow://c/alice/x``)."""
-    owner, flow_id = user.username, ref
-    if ref.startswith("flow:"):
-        try:
-            uri = parse_uri(ref, username=user.username)
-        except InvalidUri as error:
-            raise NotFound(str(error)) from None
-        if not uri.path or "/" in uri.path or uri.cluster != settings.KILN_CLUSTER:
-            raise NotFound(f"No such flow: {ref}")
-        owner, flow_id = uri.owner, uri.path
+    owner, flow_id = owner_and_name(user=user, ref=ref, scheme="flow")
     flow = Flow.objects.select_related("owner").filter(owner__username=owner, flow_id=flow_id).first()
     if flow is None or flow_level(user, flow) is None:
         raise NotFound(f"No such flow: {ref}")

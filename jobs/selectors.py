@@ -7,14 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q, QuerySet
 
 from console.errors import Conflict, Forbidden, InvalidInput, NotFound
 from console.models import Level
-from console.selectors import access_level, granted_prefixes, uri_within_q
-from console.uris import InvalidUri, parse_uri
+from console.selectors import access_level, granted_prefixes, owner_and_name, uri_within_q
 from jobs.models import ACTIVE_STATUSES, Job, JobLogChunk, JobStatus
 
 
@@ -87,15 +85,7 @@ def job_get_visible(*, user: AbstractBaseUser, ref: str) -> Job:
     """A job by id (``job-…``), by name (the caller's latest run with that name), or by URI
     (``job:x``, ``job:/alice/x``, ``job://cluster/alice/x``). 404 unless the user can read it."""
     ref = (ref or "").strip()
-    owner, key = user.username, ref
-    if ref.startswith("job:"):
-        try:
-            uri = parse_uri(ref, username=user.username)
-        except InvalidUri as error:
-            raise InvalidInput(str(error)) from None
-        if not uri.path or "/" in uri.path or uri.cluster != settings.KILN_CLUSTER:
-            raise NotFound(f"No such job: {ref}")
-        owner, key = uri.owner, uri.path
+    owner, key = owner_and_name(user=user, ref=ref, scheme="job")
     if key.startswith("job-"):
         job = Job.objects.select_related("owner").filter(pk=key).first()
         if job is not None and ref.startswith("job:") and job.owner.username != owner:
