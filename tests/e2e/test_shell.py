@@ -32,7 +32,8 @@ def test_login_tabs_deep_link_reload_and_logout(page, base_url, bob):
 
     page.goto(f"{base_url}/flows/my-flow")
     page.reload()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Flows")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Flow not found")  # the flow's page, for no flow
+    expect(page.get_by_role("alert")).to_contain_text("No such flow: my-flow")
     expect(page.get_by_test_id("ws-status")).to_have_attribute("data-status", "live")
 
     page.get_by_test_id("user-menu").click()

@@ -92,12 +92,15 @@ describe("app routes", () => {
   });
 
   it("shows a Not found page for an unknown address, and the flow and bake from the URL", async () => {
-    mockFetch({ "GET /api/v1/auth/me/": json(BOB) });
+    mockFetch({
+      "GET /api/v1/auth/me/": json(BOB),
+      "GET /api/v1/bakes/bake-123/": json({ error: { code: "not_found", message: "No such bake: bake-123" } }, 404),
+    });
     const router = renderApp("/no/such/page");
     expect(await screen.findByRole("heading", { level: 1, name: "Not found" })).toBeInTheDocument();
 
     await router.navigate("/flows/my_flow/bakes/bake-123");
-    expect(await screen.findByRole("heading", { level: 1, name: "Flows" })).toBeInTheDocument();
+    expect(await screen.findByRole("heading", { level: 1, name: "Bake not found" })).toBeInTheDocument();
     expect(screen.getByRole("link", { name: "my_flow" })).toHaveAttribute("href", "/flows/my_flow");
     expect(screen.getByText("bake-123")).toBeInTheDocument();
   });

@@ -154,4 +154,36 @@ describe("useWebSocket", () => {
     expect(result.current.send({ type: "ping" })).toBe(true);
     expect(FakeWebSocket.last.sent).toEqual([{ type: "ping" }]);
   });
+  it("reconnect() drops the connection and connects again at once, for a fresh state", () => {
+    const onResync = vi.fn();
+    const { result } = renderHook(() => useWebSocket("/ws/bakes/b/", { onResync }));
+    const first = FakeWebSocket.last;
+    act(() => {
+      first.open();
+      first.receive({ type: "state", n: 1 });
+    });
+    expect(result.current.status).toBe("live");
+
+    act(() => result.current.reconnect());
+    expect(first.closedWith).toBe(1000);
+    expect(FakeWebSocket.instances).toHaveLength(2);
+    expect(result.current.status).toBe("connecting");
+    act(() => first.drop()); // the old socket's late close changes nothing
+    act(() => vi.advanceTimersByTime(60_000));
+    expect(FakeWebSocket.instances).toHaveLength(2);
+
+    act(() => {
+      FakeWebSocket.last.open();
+      FakeWebSocket.last.receive({ type: "state", n: 2 });
+    });
+    expect(result.current.status).toBe("live");
+    expect(onResync).toHaveBeenLastCalledWith({ type: "state", n: 2 });
+    expect(onResync).toHaveBeenCalledTimes(2);
+
+    // After a refusal it stays closed.
+    act(() => FakeWebSocket.last.drop(4404));
+    act(() => result.current.reconnect());
+    expect(FakeWebSocket.instances).toHaveLength(2);
+    expect(result.current.status).toBe("closed");
+  });
 });

@@ -54,6 +54,12 @@ export interface UseWebSocketResult {
   attempt: number;
   /** Send a JSON message; returns false when the socket is not open. */
   send: (message: unknown) => boolean;
+  /**
+   * Drop the current connection (if any) and connect again at once: the server's fresh `state`
+   * (and `onResync`) follows. For when a client learns its view is out of date (e.g. a bake was
+   * restarted). Does nothing while disabled or after a refusal.
+   */
+  reconnect: () => void;
 }
 
 /** Delay before reconnect attempt `attempt` (0-based): base·2^attempt, capped. */
@@ -95,6 +101,7 @@ export function useWebSocket<M extends WsMessage = WsMessage>(
   });
 
   const socketRef = useRef<WebSocket | null>(null);
+  const reconnectRef = useRef<() => void>(() => {});
 
   useEffect(() => {
     if (!path || !enabled) {
@@ -102,6 +109,7 @@ export function useWebSocket<M extends WsMessage = WsMessage>(
       return;
     }
     let stopped = false;
+    let refused = false;
     let retries = 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
 
@@ -144,6 +152,7 @@ export function useWebSocket<M extends WsMessage = WsMessage>(
         if (socketRef.current === socket) socketRef.current = null;
         if (stopped) return;
         if (isPermanentClose(event.code)) {
+          refused = true;
           setError((current) => current ?? `closed:${event.code}`);
           setStatus("closed");
           return;
@@ -165,8 +174,25 @@ export function useWebSocket<M extends WsMessage = WsMessage>(
 
     connect();
 
+    reconnectRef.current = () => {
+      if (stopped || refused) return;
+      clearTimeout(timer);
+      const socket = socketRef.current;
+      socketRef.current = null;
+      if (socket) {
+        socket.onmessage = null;
+        socket.onclose = null;
+        socket.onerror = null;
+        if (socket.readyState === CONNECTING || socket.readyState === OPEN) socket.close(1000);
+      }
+      retries = 0;
+      setAttempt(0);
+      connect();
+    };
+
     return () => {
       stopped = true;
+      reconnectRef.current = () => {};
       clearTimeout(timer);
       const socket = socketRef.current;
       socketRef.current = null;
@@ -186,5 +212,7 @@ export function useWebSocket<M extends WsMessage = WsMessage>(
     return true;
   }, []);
 
-  return { status, error, attempt, send };
+  const reconnect = useCallback(() => reconnectRef.current(), []);
+
+  return { status, error, attempt, send, reconnect };
 }

@@ -1,0 +1,145 @@
+import { useState } from "react";
+import { Link } from "react-router";
+import { ConfirmDialog } from "@/components/ConfirmDialog";
+import { DataTable, type Column } from "@/components/DataTable";
+import { StatusBadge } from "@/components/StatusBadge";
+import { errorMessage } from "@/lib/api";
+import { formatDateTime, timeAgo } from "@/lib/format";
+import { useKillLiveJob } from "../api";
+import type { FlowLocation } from "../paths";
+import { hasLevel, isActive, type FlowDetail, type LiveJob, type LiveRunResult } from "../types";
+import { RunLiveJobDialog } from "./RunLiveJobDialog";
+
+/** The `apolo-flow ps` view: each live job with its latest run; Run (or attach) and Kill. */
+export function LiveJobsSection({ location, flow }: { location: FlowLocation; flow: FlowDetail }) {
+  const [running, setRunning] = useState<LiveJob | null>(null);
+  const [killing, setKilling] = useState<LiveJob | null>(null);
+  const [notice, setNotice] = useState<{ job: string; result: LiveRunResult } | null>(null);
+  const kill = useKillLiveJob(location);
+  const canWrite = hasLevel(flow.my_level, "write");
+
+  const columns: Column<LiveJob>[] = [
+    {
+      key: "job",
+      header: "Job",
+      render: (job) => (
+        <span className="flow-job-name">
+          <span className="flow-mono">{job.id}</span>
+          {job.multi ? <span className="flow-tag">multi</span> : null}
+          {job.title ? <span className="muted flow-job-title">{job.title}</span> : null}
+        </span>
+      ),
+    },
+    { key: "status", header: "Status", render: (job) => (job.status ? <StatusBadge status={job.status} title={job.run?.reason || undefined} /> : <span className="muted">—</span>) },
+    {
+      key: "raw",
+      header: "Raw ID",
+      render: (job) =>
+        job.raw_id ? (
+          <Link to={`/jobs/${encodeURIComponent(job.raw_id)}`} className="flow-mono" data-testid="raw-id">
+            {job.raw_id}
+          </Link>
+        ) : (
+          <span className="muted">—</span>
+        ),
+    },
+    { key: "when", header: "When", render: (job) => (job.when ? <time dateTime={job.when} title={formatDateTime(job.when, { seconds: true })}>{timeAgo(job.when)}</time> : <span className="muted">—</span>) },
+    {
+      key: "actions",
+      header: <span className="visually-hidden">Actions</span>,
+      className: "cell-actions",
+      render: (job) => {
+        const killBlocked = !job.raw_id || !isActive(job.status) ? "Its latest run is not running." : !canWrite ? "Killing needs write access." : null;
+        return (
+          <span className="flow-row-actions">
+            <button
+              type="button"
+              className="button button-small"
+              disabled={!canWrite}
+              title={canWrite ? (job.multi ? "Start a new instance" : isActive(job.status) ? "Attach to the running job" : "Start it") : "Running needs write access."}
+              onClick={() => setRunning(job)}
+            >
+              Run
+            </button>
+            <button
+              type="button"
+              className="button button-small button-danger-outline"
+              disabled={killBlocked !== null}
+              title={killBlocked ?? `Kill ${job.raw_id}`}
+              onClick={() => {
+                kill.reset();
+                setKilling(job);
+              }}
+            >
+              Kill
+            </button>
+          </span>
+        );
+      },
+    },
+  ];
+
+  return (
+    <section className="flow-section" aria-labelledby="live-jobs-title">
+      <h2 className="section-title" id="live-jobs-title">
+        Live jobs
+      </h2>
+      {notice ? (
+        <div className={`flow-notice${notice.result.started ? "" : " flow-notice-info"}`} role="status" data-testid="run-notice" data-started={String(notice.result.started)}>
+          <span>
+            {notice.result.started ? (
+              <>
+                Started <strong>{notice.job}</strong>:{" "}
+              </>
+            ) : (
+              <>
+                <strong>{notice.job}</strong> was already running: attached to{" "}
+              </>
+            )}
+            <Link to={`/jobs/${encodeURIComponent(notice.result.job.id)}`} className="flow-mono">
+              {notice.result.job.name ?? notice.result.job.id}
+            </Link>
+            .
+          </span>
+          <button type="button" className="icon-button" aria-label="Dismiss" onClick={() => setNotice(null)}>
+            ×
+          </button>
+        </div>
+      ) : null}
+      <DataTable
+        caption="Live jobs"
+        columns={columns}
+        rows={flow.live_jobs}
+        rowKey={(job) => job.id}
+        rowProps={(job) => ({ "data-testid": "live-job-row", "data-job": job.id, "data-status": job.status ?? "" })}
+        empty={flow.errors.length ? "The live jobs cannot be read while live.yml has errors." : "This flow has no live jobs."}
+      />
+
+      {running ? (
+        <RunLiveJobDialog
+          location={location}
+          job={running}
+          onClose={() => setRunning(null)}
+          onDone={(result) => {
+            setRunning(null);
+            setNotice({ job: running.id, result });
+          }}
+        />
+      ) : null}
+      <ConfirmDialog
+        open={killing !== null}
+        title="Kill job"
+        confirmLabel="Kill"
+        danger
+        busy={kill.isPending}
+        error={kill.isError ? errorMessage(kill.error) : null}
+        onCancel={() => setKilling(null)}
+        onConfirm={() => killing?.raw_id && kill.mutate(killing.raw_id, { onSuccess: () => setKilling(null) })}
+      >
+        <p>
+          Kill <strong>{killing?.id}</strong> (<span className="flow-mono">{killing?.raw_id}</span>)? It ends <em>cancelled</em>.
+        </p>
+      </ConfirmDialog>
+    </section>
+  );
+}
