@@ -30,6 +30,15 @@ def _in_worker(**_: object) -> None:
 def _job_changed(sender: object, job: object, status: str, **_: object) -> None:
     """A job of a bake changed: in a worker, tick now; elsewhere (a kill from the web) queue it."""
     bake_id = getattr(job, "bake_id", "")
+    flow_uri = getattr(job, "flow_id", "")
+    if flow_uri and not bake_id:
+        # A live job of a flow changed: the flow's page (its `ps` view) is watching the flow.
+        from console.realtime import publish_resource_event
+        from console.uris import parse_uri
+
+        publish_resource_event(parse_uri(flow_uri), {"type": "flow.live_job", "job_id": job.pk,
+                                                     "task_id": job.task_id, "status": status})
+        return
     if not bake_id:
         return
     from flows.orchestrator import request_tick, tick_now_or_later

@@ -47,6 +47,8 @@ export function useRealtimeEvents(): WsStatus {
         return;
       }
       if (message.type === "error") return;
+      // A bake's task transitions are for its page (/ws/bakes/); lists change on bake.* events.
+      if (message.type === "task.status") return;
       const uri = typeof message.uri === "string" ? message.uri : "";
       const root = ROOT_BY_SCHEME[uri.split(":", 1)[0]];
       if (root) invalidateSoon(root);
