@@ -293,7 +293,6 @@ def bake_restart(*, by: AbstractBaseUser, bake: Bake, from_failed: bool = True) 
                            "for it to finish before restarting")
         attempt = BakeAttempt.objects.create(bake=bake, number=last.number + 1, config=last.config,
                                              from_failed=from_failed)
-        now = timezone.now()
         tasks = []
         for old in last.tasks.all():
             keep = from_failed and old.status in (TaskStatus.SUCCEEDED, TaskStatus.CACHED)
@@ -306,7 +305,6 @@ def bake_restart(*, by: AbstractBaseUser, bake: Bake, from_failed: bool = True) 
             ))
         BakeTask.objects.bulk_create(tasks)
         Bake.objects.filter(pk=bake.pk).update(status=BakeStatus.PENDING, finished_at=None)
-        _ = now
         transaction.on_commit(lambda: _after_bake_change(bake, "bake.restarted"))
     bake.refresh_from_db()
     return bake
