@@ -2,6 +2,7 @@ import { useId, useState, type KeyboardEvent } from "react";
 import { principalString, usePrincipals, type Principal } from "@/features/sharing/api";
 import { useDebouncedValue } from "@/lib/useDebouncedValue";
 import "./PrincipalPicker.css";
+import { PrincipalOptions } from "./PrincipalOptions";
 
 export interface PrincipalPickerProps {
   /** Principals as the API takes them: `user:alice`, `group:ml-team`, or typed free text (`alice`). */
@@ -114,26 +115,7 @@ export function PrincipalPicker({ value, onChange, label, placeholder = "User or
           }}
           onKeyDown={onKeyDown}
         />
-        {expanded ? (
-          <ul className="combobox-list" role="listbox" id={listId} aria-label="Suggestions">
-            {options.map((principal, index) => (
-              <li
-                key={principalString(principal)}
-                id={`${listId}-${index}`}
-                role="option"
-                aria-selected={index === active}
-                className={index === active ? "active" : undefined}
-                onMouseDown={(event) => event.preventDefault()}
-                onClick={() => pick(principal)}
-              >
-                <span>{principal.label || principal.name}</span>
-                <span className="muted">
-                  {principal.kind === "group" ? "group" : "user"} · {principal.name}
-                </span>
-              </li>
-            ))}
-          </ul>
-        ) : null}
+        {expanded ? <PrincipalOptions listId={listId} options={options} active={active} onPick={pick} /> : null}
       </div>
     </div>
   );

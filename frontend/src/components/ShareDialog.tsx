@@ -13,6 +13,7 @@ import {
 import { errorMessage } from "@/lib/api";
 import { useDebouncedValue } from "@/lib/useDebouncedValue";
 import { DataTable, type Column } from "./DataTable";
+import { PrincipalOptions } from "./PrincipalOptions";
 import { Dialog } from "./Dialog";
 
 export interface ShareDialogProps {
@@ -235,26 +236,7 @@ function PrincipalInput({
         onBlur={() => setOpen(false)}
         onKeyDown={onKeyDown}
       />
-      {expanded ? (
-        <ul className="combobox-list" role="listbox" id={listId} aria-label="Suggestions">
-          {options.map((principal, index) => (
-            <li
-              key={principalString(principal)}
-              id={`${listId}-${index}`}
-              role="option"
-              aria-selected={index === active}
-              className={index === active ? "active" : undefined}
-              onMouseDown={(event) => event.preventDefault()}
-              onClick={() => pick(principal)}
-            >
-              <span>{principal.label || principal.name}</span>
-              <span className="muted">
-                {principal.kind === "group" ? "group" : "user"} · {principal.name}
-              </span>
-            </li>
-          ))}
-        </ul>
-      ) : null}
+      {expanded ? <PrincipalOptions listId={listId} options={options} active={active} onPick={pick} /> : null}
     </div>
   );
 }
