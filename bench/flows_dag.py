@@ -4,8 +4,8 @@
 
 Starts its own Kiln (bench/harness.py) with a jobs worker and a control worker. Prints the chain's
 total wall time and time per hop (from the bake's creation to its end), and for the fan-out the
-lag: wall time beyond the tasks' own run time (the longest single task, since they may all run
-at once). Targets on this 2-core machine: chain ≤ 2 s total; 1,000 fan-out ≤ 5 s lag.
+lag: wall time beyond the tasks' own run time (the longest single job, from its process starting
+to its end, since they may all run at once). Targets on this 2-core machine: chain ≤ 2 s total; 1,000 fan-out ≤ 5 s lag.
 """
 
 from __future__ import annotations
@@ -49,6 +49,17 @@ def seconds(text: str | None) -> float:
     return datetime.fromisoformat(text).timestamp() if text else 0.0
 
 
+def job_run_time(kiln, bake_id: str) -> list[float]:
+    """Each task's own run time: its job's start (the sandbox's process) to its end."""
+    spans, url = [], "/api/v1/jobs/"
+    params = {"all": "1", "tag": f"bake_id:{bake_id}", "limit": 500}
+    while url:
+        page = kiln.client.get(url, params=params).json()
+        spans += [seconds(j["finished_at"]) - seconds(j["started_at"]) for j in page["results"] if j["started_at"]]
+        url, params = page["next"], None
+    return spans
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--chain", type=int, default=40)
@@ -66,8 +77,8 @@ def main() -> None:
               f"{wall / args.chain * 1000:.0f} ms per hop (target: ≤ 2 s total)")
         detail, wall = run_bake(kiln, "fanout", timeout=1800)
         tasks = detail["attempt"]["tasks"]
-        own = max(seconds(t["finished_at"]) - seconds(t["started_at"]) for t in tasks)
-        print(f"fan-out of {len(tasks) - 1} no-op tasks: {wall:.2f} s total, longest task {own:.2f} s, "
+        own = max(job_run_time(kiln, detail["id"]))
+        print(f"fan-out of {len(tasks) - 1} no-op tasks: {wall:.2f} s total, longest job {own:.2f} s, "
               f"lag {wall - own:.2f} s (target: ≤ 5 s), status {detail['status']}")
 
 
