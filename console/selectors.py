@@ -288,7 +288,7 @@ def health_report(*, with_workers: bool) -> dict[str, Any]:
     try:
         import redis
 
-        redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2).ping()
+        redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, driver_info=None).ping()
         report["redis"] = "ok"
     except Exception:
         report["redis"] = "down"

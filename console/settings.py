@@ -180,21 +180,24 @@ CHANNEL_LAYERS = {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         # redis-py 8 reads with a 5 s socket timeout by default, the same as channels_redis's
         # 5 s BRPOP: an idle consumer then dies of a TimeoutError. Give reads room.
-        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5}],
+        # driver_info None: redis-py 8 otherwise reads its own package metadata (importlib, ~5 ms)
+        # for every new connection, and sends CLIENT SETINFO on it.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5,
+                              "driver_info": None}],
                    "prefix": f"{KILN_REDIS_PREFIX}:asgi", "capacity": 1000},
     }
 }
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
-# Two queues: jobs hold a worker process for their whole run, so they get their own queue and the
-# short control tasks (bake ticks, pings, housekeeping) are never stuck behind them. A plain
+# Two queues: jobs fill a worker process's slots for their whole run, so they get their own queue
+# and the short control tasks (bake ticks, pings, housekeeping) are never stuck behind them. A plain
 # `celery -A console worker` consumes both; production runs one pool per queue (-Q).
 KILN_CONTROL_QUEUE = KILN_REDIS_PREFIX
 KILN_JOBS_QUEUE = f"{KILN_REDIS_PREFIX}-jobs"
 CELERY_TASK_DEFAULT_QUEUE = KILN_CONTROL_QUEUE
 CELERY_TASK_QUEUES = {KILN_CONTROL_QUEUE: {}, KILN_JOBS_QUEUE: {}}
-CELERY_TASK_ROUTES = {"jobs.run_job": {"queue": KILN_JOBS_QUEUE}}
+CELERY_TASK_ROUTES = {"jobs.run_jobs": {"queue": KILN_JOBS_QUEUE}, "jobs.run_job": {"queue": KILN_JOBS_QUEUE}}
 # No task may be lost when a worker dies: acknowledge only after the task ran, put it back when
 # the worker process is killed, and take one message at a time.
 CELERY_TASK_ACKS_LATE = True
@@ -290,6 +293,9 @@ KILN_JOB_PYTHON_PREFIX = os.environ.get("KILN_JOB_PYTHON_PREFIX", _sys.base_pref
 KILN_JOB_EXTRA_RO_BINDS = env_list("KILN_JOB_EXTRA_RO_BINDS")  # more host folders jobs may read
 KILN_JOB_KILL_GRACE = float(os.environ.get("KILN_JOB_KILL_GRACE", "10"))  # SIGTERM → SIGKILL, seconds
 KILN_JOB_CGROUP_PARENT = os.environ.get("KILN_JOB_CGROUP_PARENT", "kiln")
+# Jobs one worker process runs at once (its job host); a jobs worker with --concurrency N runs up
+# to N × slots. Size it to what the machine's CPUs and memory carry for your jobs.
+KILN_JOB_SLOTS = int(os.environ.get("KILN_JOB_SLOTS", "16"))
 # Liveness: runners beat every interval; a running job whose beat is older than the timeout is
 # lost (its worker died). Every worker runs the check, so no single scheduler must stay alive.
 KILN_HEARTBEAT_INTERVAL = float(os.environ.get("KILN_HEARTBEAT_INTERVAL", "3"))

@@ -9,10 +9,11 @@ class FlowsConfig(AppConfig):
         from console.resource_kinds import ResourceKind, register_resource_kind
         from flows.selectors import flow_uri_exists
         from jobs.liveness import register_check
-        from jobs.signals import job_status_changed
+        from jobs.signals import job_status_changed, jobs_status_changed
 
         register_resource_kind(ResourceKind("flow", exists=flow_uri_exists))
         job_status_changed.connect(_job_changed, dispatch_uid="flows.job_changed")
+        jobs_status_changed.connect(_jobs_changed, dispatch_uid="flows.jobs_changed")
         register_check(_resume_bakes)
         from celery.signals import worker_process_init
 
@@ -28,25 +29,33 @@ def _in_worker(**_: object) -> None:
 
 
 def _job_changed(sender: object, job: object, status: str, **_: object) -> None:
-    """A job of a bake changed: in a worker, tick now; elsewhere (a kill from the web) queue it."""
-    bake_id = getattr(job, "bake_id", "")
-    flow_uri = getattr(job, "flow_id", "")
-    if flow_uri and not bake_id:
-        # A live job of a flow changed: the flow's page (its `ps` view) is watching the flow.
-        from console.realtime import publish_resource_event
-        from console.uris import parse_uri
+    _jobs_changed(sender, jobs=[job])
 
-        publish_resource_event(parse_uri(flow_uri), {"type": "flow.live_job", "job_id": job.pk,
-                                                     "task_id": job.task_id, "status": status})
-        return
-    if not bake_id:
+
+def _jobs_changed(sender: object, jobs: list, **_: object) -> None:
+    """Jobs of flows changed. A live job's flow page (its `ps` view) hears of it; a bake whose job
+    ended is ticked — right here in a worker (once per bake for a batch of endings), queued
+    elsewhere (a kill from the web). A job that started changes nothing for its bake."""
+    from console.realtime import publish_resource_event
+    from console.uris import parse_uri
+
+    ended: list[str] = []
+    for job in jobs:
+        bake_id, flow_uri, status = getattr(job, "bake_id", ""), getattr(job, "flow_id", ""), job.status
+        if flow_uri and not bake_id:
+            publish_resource_event(parse_uri(flow_uri), {"type": "flow.live_job", "job_id": job.pk,
+                                                         "task_id": job.task_id, "status": status})
+        elif bake_id and status not in ("pending", "running") and bake_id not in ended:
+            ended.append(bake_id)
+    if not ended:
         return
     from flows.orchestrator import request_tick, tick_now_or_later
 
-    if _IN_WORKER and status not in ("pending", "running"):
-        tick_now_or_later(bake_id)
-    else:
-        request_tick(bake_id)
+    for bake_id in ended:
+        if _IN_WORKER:
+            tick_now_or_later(bake_id)
+        else:
+            request_tick(bake_id)
 
 
 def _resume_bakes() -> None:

@@ -12,3 +12,15 @@ class JobsConfig(AppConfig):
 
         register_resource_kind(ResourceKind("job", exists=job_uri_exists))
         liveness.connect_signals()
+        from celery.signals import worker_process_shutdown
+
+        worker_process_shutdown.connect(_drain_host, weak=False, dispatch_uid="jobs.drain_host")
+
+
+def _drain_host(**_: object) -> None:
+    """A warm shutdown lets the jobs this process runs finish (as when each job held a process)."""
+    from jobs.host import JobHost
+
+    host = JobHost.current()
+    if host is not None:
+        host.drain()

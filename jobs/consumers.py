@@ -17,7 +17,6 @@ from channels.db import database_sync_to_async
 from console.models import Level
 from console.realtime import AccessCheckedConsumer, resource_group
 from console.uris import Uri, parse_uri
-from jobs.exec_host import exec_group
 from jobs.models import ACTIVE_STATUSES, Job, JobStatus
 from jobs.selectors import job_level, job_logs_after, job_summary
 from jobs.services import log_group
@@ -149,7 +148,11 @@ class JobExecConsumer(JobConsumer):
             command = message.get("command")
             if command is not None and (not isinstance(command, list) or not all(isinstance(p, str) for p in command)):
                 return await self.refuse(4400, "invalid", "command must be a list of strings")
-            await self.channel_layer.group_send(exec_group(self.job.pk), {
+            channel = await database_sync_to_async(
+                lambda: Job.objects.filter(pk=self.job.pk).values_list("exec_channel", flat=True).first())()
+            if not channel:
+                return await self.refuse(4409, "conflict", f"Job {self.job.pk} is not running")
+            await self.channel_layer.send(channel, {
                 "type": "exec.open", "session": self.session, "job": self.job.pk, "reply": self.channel_name,
                 "command": command,
                 "tty": bool(message.get("tty", True)), "cols": int(message.get("cols", 80)),

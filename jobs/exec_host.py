@@ -1,9 +1,9 @@
 """Exec sessions, served by the job's own runner on the worker that runs the sandbox.
 
 The web server may be on another machine, so the WebSocket consumer and this host talk over the
-channel layer (Redis): the consumer asks the group ``jobexec.<job id>`` to open a session; the
-runner answers from its own channel, starts the command inside the sandbox (with a PTY when asked)
-and relays bytes both ways until the command exits.
+channel layer (Redis): the consumer asks the host's channel, recorded on the job when this process
+claimed it (``Job.exec_channel``), to open a session; the host answers, starts the command inside
+the sandbox (with a PTY when asked) and relays bytes both ways until the command exits.
 """
 
 from __future__ import annotations
@@ -26,10 +26,6 @@ log = logging.getLogger(__name__)
 READ_SIZE = 64 * 1024
 
 
-def exec_group(job_id: str) -> str:
-    return f"jobexec.{job_id}"
-
-
 def _set_size(fd: int, cols: int, rows: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", max(rows, 1), max(cols, 1), 0, 0))
 
@@ -46,8 +42,8 @@ class Session:
 
 class ExecHost:
     """One per worker process (a thread with its own event loop and one channel), serving the
-    exec sessions of every job this process runs: a job joins with ``serve`` when its sandbox
-    starts and leaves with ``unserve`` — one Redis call each, so running a job costs no thread."""
+    exec sessions of every job this process runs: a job is listed with ``serve`` when its sandbox
+    starts and dropped with ``unserve`` — no Redis call at all, so running a job costs nothing here."""
 
     _instance: ExecHost | None = None
     _instance_pid: int | None = None
@@ -72,7 +68,6 @@ class ExecHost:
 
     def serve(self, job_id: str, argv_for: Any) -> None:
         self.jobs[job_id] = argv_for
-        asyncio.run_coroutine_threadsafe(self.layer.group_add(exec_group(job_id), self.channel), self.loop)
 
     def unserve(self, job_id: str) -> None:
         self.jobs.pop(job_id, None)
@@ -81,26 +76,15 @@ class ExecHost:
             for owner, session in list(self.sessions.values()):
                 if owner == job_id:
                     self._end(session)
-            await self.layer.group_discard(exec_group(job_id), self.channel)
 
-        asyncio.run_coroutine_threadsafe(leave(), self.loop)
+        if any(owner == job_id for owner, _ in list(self.sessions.values())):
+            asyncio.run_coroutine_threadsafe(leave(), self.loop)
 
     async def _main(self) -> None:
         self.layer = get_channel_layer()
         self.channel = await self.layer.new_channel()
         self.ready.set()
-        refresh = asyncio.create_task(self._keep_membership())
-        try:
-            await self._receive_loop()
-        finally:
-            refresh.cancel()
-
-    async def _keep_membership(self) -> None:
-        """Group memberships expire (a day by default); jobs may run longer."""
-        while True:
-            await asyncio.sleep(3600)
-            for job_id in list(self.jobs):
-                await self.layer.group_add(exec_group(job_id), self.channel)
+        await self._receive_loop()
 
     async def _receive_loop(self) -> None:
         while True:
@@ -133,7 +117,9 @@ class ExecHost:
         session_id, reply, job_id = message["session"], message["reply"], message.get("job", "")
         argv_for = self.jobs.get(job_id)
         if argv_for is None:
-            return  # another process on this worker runs that job (a group has one member per job)
+            await self.layer.send(reply, {"type": "exec.failed", "session": session_id,
+                                          "message": f"Job {job_id} is not running in this worker process"})
+            return
         command = message.get("command") or ["/bin/sh", "-c", "command -v bash >/dev/null && exec bash || exec sh"]
         tty = bool(message.get("tty", True))
         try:

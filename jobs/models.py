@@ -77,6 +77,8 @@ class Job(models.Model):
     worker = models.CharField(max_length=200, blank=True, default="")
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     http_target = models.CharField(max_length=200, blank=True, default="")
+    # The channel of the exec host in the worker process that runs the job (exec sessions open there).
+    exec_channel = models.CharField(max_length=200, blank=True, default="")
     attempt = models.PositiveIntegerField(default=0)  # bumped per execution; stale runners stop
     log_lines = models.BigIntegerField(default=0)  # number of log lines stored (= next offset)
 

@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -20,8 +20,19 @@ from console.errors import KilnError
 from jobs.exec_host import ExecHost
 from jobs.models import Job, JobStatus, JobStatusEvent, RestartPolicy
 from jobs.runtime import RunHandle, RunSpec, Runtime, RuntimeUnavailable, get_runtime
-from jobs.services import job_heartbeat, job_log_end, job_logs_append, job_mark_lost, job_transition
+from jobs.services import (
+    JobEnd,
+    job_heartbeat,
+    job_log_end,
+    job_logs_append,
+    job_mark_lost,
+    job_transition,
+    jobs_claim,
+)
 from jobs.volumes import VolumeSet
+
+if TYPE_CHECKING:
+    from jobs.host import JobHost
 
 log = logging.getLogger(__name__)
 MAX_LINE = 16 * 1024  # longer lines are split: one runaway line must not exhaust memory
@@ -67,10 +78,16 @@ class LogPump:
 
 
 class JobRunner:
-    def __init__(self, job: Job, runtime: Runtime, worker: str) -> None:
+    """Runs one job. Alone (``host`` None) it beats and polls the database itself; under a
+    worker's ``JobHost`` the host does both for all its jobs at once, sets ``stop_reason`` when
+    this job must stop, and records its end together with others'."""
+
+    def __init__(self, job: Job, runtime: Runtime, worker: str, host: JobHost | None = None) -> None:
         self.job = job
         self.runtime = runtime
         self.worker = worker
+        self.host = host
+        self.stop_reason: str | None = None  # set by the host
         self.attempt = job.attempt
         # A first run has no log yet; a run after a lost worker continues the stored one.
         self.offset = job.log_lines if job.attempt <= 1 else job_log_end(job_id=job.pk)
@@ -79,7 +96,10 @@ class JobRunner:
     # -- logs ---------------------------------------------------------------------------------------
     def write_logs(self, lines: list[str]) -> None:
         if lines:
-            job_logs_append(job=self.job, first=self.offset, lines=lines)
+            if self.host is not None:
+                self.host.record_logs(self.job.pk, self.offset, lines)
+            else:
+                job_logs_append(job=self.job, first=self.offset, lines=lines)
             self.offset += len(lines)
 
     def say(self, text: str) -> None:
@@ -97,23 +117,31 @@ class JobRunner:
         pending: list[str] = []
         first_pending_at = 0.0
         ended = False
+        batch_wait = settings.KILN_LOG_BATCH_SECONDS
         while not ended:
-            lines, ended = pump.take(wait=settings.KILN_LOG_BATCH_SECONDS)
+            # Wake often only while lines wait to be stored; a quiet job costs nothing meanwhile.
+            wait = batch_wait if pending else max(min(next_poll, next_beat) - time.monotonic(), batch_wait)
+            lines, ended = pump.take(wait=wait)
             if lines and not pending:
                 first_pending_at = time.monotonic()
             pending += lines
             now = time.monotonic()
-            if pending and (ended or len(pending) >= 2000 or now - first_pending_at >= settings.KILN_LOG_BATCH_SECONDS):
+            if pending and (ended or len(pending) >= 2000 or now - first_pending_at >= batch_wait):
                 self.write_logs(pending)
                 pending = []
-            if now >= next_beat:
-                next_beat = now + settings.KILN_HEARTBEAT_INTERVAL
-                alive = job_heartbeat(job_id=self.job.pk, attempt=self.attempt, log_lines=self.offset)
-                if not alive and stop_reason is None:
-                    stop_reason = "lost"  # cancelled, or declared lost and taken over: stop at once
-            if now >= next_poll and stop_reason is None:
-                next_poll = now + POLL_SECONDS
-                stop_reason = self._should_stop(started, now)
+            if self.host is not None:
+                next_beat = next_poll = now + POLL_SECONDS  # the host beats and polls for us
+                if stop_reason is None:
+                    stop_reason = self.stop_reason or self._life_span_over(started, now)
+            else:
+                if now >= next_beat:
+                    next_beat = now + settings.KILN_HEARTBEAT_INTERVAL
+                    alive = job_heartbeat(job_id=self.job.pk, attempt=self.attempt, log_lines=self.offset)
+                    if not alive and stop_reason is None:
+                        stop_reason = "lost"  # cancelled, or declared lost and taken over: stop at once
+                if now >= next_poll and stop_reason is None:
+                    next_poll = now + POLL_SECONDS
+                    stop_reason = self._should_stop(started, now)
             if stop_reason and terminate_sent is None:
                 terminate_sent = now
                 self.runtime.terminate(handle)
@@ -135,6 +163,9 @@ class JobRunner:
         status = Job.objects.filter(pk=self.job.pk).values_list("status", "attempt").first()
         if status is None or status[0] != JobStatus.RUNNING or status[1] != self.attempt:
             return "cancelled"
+        return self._life_span_over(started, now)
+
+    def _life_span_over(self, started: float, now: float) -> str | None:
         if self.job.life_span and now - started >= self.job.life_span:
             ended = job_transition(job=self.job, to=JobStatus.CANCELLED, reason="LifeSpanEnded",
                                    description=f"Ran for its life span of {self.job.life_span} s",
@@ -168,17 +199,22 @@ class JobRunner:
                 if not self._back_off():
                     return
                 continue
-            done = {"only_from": (JobStatus.RUNNING,), "attempt": self.attempt, "exit_code": code,
-                    "extra": {"log_lines": self.offset}}
             if code == 0:
-                job_transition(job=self.job, to=JobStatus.SUCCEEDED, reason="Completed", **done)
+                self._end(JobStatus.SUCCEEDED, "Completed", "", code)
             elif oom and code in (137, -9):
-                job_transition(job=self.job, to=JobStatus.FAILED, reason="OOMKilled",
-                               description=f"Killed for going over its {self.job.memory_mb} MiB memory limit", **done)
+                self._end(JobStatus.FAILED, "OOMKilled",
+                          f"Killed for going over its {self.job.memory_mb} MiB memory limit", code)
             else:
-                job_transition(job=self.job, to=JobStatus.FAILED, reason="Error",
-                               description=f"The command exited with code {code}", **done)
+                self._end(JobStatus.FAILED, "Error", f"The command exited with code {code}", code)
             return
+
+    def _end(self, status: JobStatus, reason: str, description: str, code: int) -> None:
+        if self.host is not None:
+            self.host.record_end(JobEnd(job=self.job, attempt=self.attempt, status=status, reason=reason,
+                                        description=description, exit_code=code, log_lines=self.offset))
+            return
+        job_transition(job=self.job, to=status, reason=reason, description=description, exit_code=code,
+                       only_from=(JobStatus.RUNNING,), attempt=self.attempt, extra={"log_lines": self.offset})
 
     def _exec_argv(self, handle: RunHandle, env: dict[str, str]):  # noqa: ANN202
         base = self.runtime.environment(self.job.pk, env)
@@ -224,21 +260,16 @@ def _port_in_use(port: int) -> bool:
 
 
 def job_execute(*, job_id: str, worker: str) -> None:
-    """Claim a pending job and run it to its end on this worker."""
+    """Claim a pending job and run it to its end here, on its own (no job host)."""
     close_old_connections()
-    job = Job.objects.select_related("owner").prefetch_related("tag_rows").filter(pk=job_id).first()
-    if job is None or job.status != JobStatus.PENDING:
-        return  # cancelled before it started, or a redelivered message for a job another run owns
-    attempt = job.attempt + 1
-    if not job_transition(job=job, to=JobStatus.RUNNING, reason="Started", only_from=(JobStatus.PENDING,),
-                          attempt=job.attempt,
-                          description=f"Running on {worker}",
-                          extra={"worker": worker, "heartbeat_at": timezone.now(), "attempt": attempt,
-                                 "http_target": f"{settings.KILN_WORKER_ADDRESS}:{job.http_port}"
-                                 if job.http_port else ""}):
-        return
-    runtime = get_runtime()
-    runner = JobRunner(job, runtime, worker)
+    claimed = jobs_claim(job_ids=[job_id], worker=worker, exec_channel=ExecHost.get().channel)
+    if claimed:  # else: cancelled before it started, or a redelivered message for a job another run owns
+        job_run_claimed(JobRunner(claimed[0], get_runtime(), worker))
+
+
+def job_run_claimed(runner: JobRunner) -> None:
+    """Run a job this worker claimed (status running, ``attempt`` its own) to its end."""
+    job, runtime, worker, attempt = runner.job, runner.runtime, runner.worker, runner.attempt
     try:
         runtime.check()
         if job.http_port and _port_in_use(job.http_port):
@@ -258,7 +289,7 @@ def job_execute(*, job_id: str, worker: str) -> None:
     try:
         runner.run(volumes)
     except Exception as error:  # never leave a job running with nothing behind it
-        log.exception("job %s failed in its runner", job_id)
+        log.exception("job %s failed in its runner", job.pk)
         job_transition(job=job, to=JobStatus.FAILED, reason="RuntimeError", description=str(error)[:2000],
                        only_from=(JobStatus.RUNNING,), attempt=attempt)
     finally:

@@ -9,8 +9,9 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
+from django.db.models import Case, CharField, F, Value, When
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from console.errors import Conflict, InvalidInput, NotFound
@@ -30,7 +31,7 @@ from jobs.models import (
     JobTag,
     RestartPolicy,
 )
-from jobs.signals import job_status_changed
+from jobs.signals import job_status_changed, jobs_status_changed
 from storage.selectors import storage_exists
 
 _VOLUME_RE = re.compile(r"^(?P<uri>storage:.*?):(?P<mount>/[^:]*)(?::(?P<mode>ro|rw))?$")
@@ -206,14 +207,27 @@ def jobs_save(*, by: AbstractBaseUser, built: list[tuple[Job, list[str], list[Pr
     return jobs
 
 
-def _enqueue_many(jobs: list[Job]) -> None:
-    from jobs.tasks import run_job
+RUN_MESSAGE_SIZE = 16  # jobs per queue message: a fan-out spreads over the worker processes
 
-    with run_job.app.producer_or_acquire() as producer:  # one connection for the whole batch
-        for job in jobs:
-            run_job.apply_async((job.pk,), producer=producer)
+
+def _enqueue_many(jobs: list[Job]) -> None:
+    """Hand new jobs to workers. Inside a jobs worker with free slots (a bake's tick that ran
+    where its last job ended) they start right here, saving a queue round trip per hop; the rest
+    go to the jobs queue, several per message."""
+    from jobs.host import JobHost
+    from jobs.tasks import run_jobs
+
     for job in jobs:
         _publish_job(job, "job.created")
+    host = JobHost.current()
+    ids = [job.pk for job in jobs]
+    if host is not None:
+        ids = host.start_now(ids)
+    if not ids:
+        return
+    with run_jobs.app.producer_or_acquire() as producer:  # one connection for the whole batch
+        for start in range(0, len(ids), RUN_MESSAGE_SIZE):
+            run_jobs.apply_async((ids[start:start + RUN_MESSAGE_SIZE],), producer=producer)
 
 
 def _enqueue(job: Job) -> None:
@@ -299,8 +313,140 @@ def job_logs_append(*, job: Job, first: int, lines: list[str]) -> None:
     publish(log_group(job.pk), {"type": "log", "first": first, "lines": lines})
 
 
+def jobs_logs_append_many(*, chunks: list[tuple[str, int, list[str]]]) -> None:
+    """Store log batches of several jobs (job id, first offset, lines) in one INSERT, then
+    publish each to its job's stream."""
+    chunks = [chunk for chunk in chunks if chunk[2]]
+    if not chunks:
+        return
+    JobLogChunk.objects.bulk_create([JobLogChunk(job_id=job_id, first=first, count=len(lines), text="\n".join(lines))
+                                     for job_id, first, lines in chunks])
+    for job_id, first, lines in chunks:
+        publish(log_group(job_id), {"type": "log", "first": first, "lines": lines})
+
+
 def log_group(job_id: str) -> str:
     return f"joblog.{job_id}"
+
+
+# --- batches (a worker's job host) ---------------------------------------------------------------------
+
+
+@dataclass
+class JobEnd:
+    """How one run of a job ended, as a job host reports it (``jobs_finish``)."""
+
+    job: Job
+    attempt: int
+    status: JobStatus
+    reason: str
+    description: str
+    exit_code: int
+    log_lines: int
+
+
+def jobs_claim(*, job_ids: list[str], worker: str, exec_channel: str = "") -> list[Job]:
+    """Take the pending jobs among ``job_ids`` for ``worker`` (status running, attempt + 1) in a
+    handful of queries; jobs cancelled meanwhile or claimed by another worker are left out.
+    ``exec_channel``: where exec sessions of these jobs are to be opened."""
+    now = timezone.now()
+    description = f"Running on {worker}"
+    with transaction.atomic():
+        ids = list(Job.objects.select_for_update(skip_locked=True)
+                   .filter(pk__in=job_ids, status=JobStatus.PENDING).values_list("pk", flat=True))
+        if not ids:
+            return []
+        Job.objects.filter(pk__in=ids).update(
+            status=JobStatus.RUNNING, reason="Started", status_description=description, worker=worker,
+            exec_channel=exec_channel, heartbeat_at=now, started_at=now, attempt=F("attempt") + 1,
+            http_target=Case(When(http_port__isnull=True, then=Value("")),
+                             default=Concat(Value(f"{settings.KILN_WORKER_ADDRESS}:"),
+                                            Cast("http_port", CharField()))))
+        jobs = list(Job.objects.select_related("owner").prefetch_related("tag_rows").filter(pk__in=ids))
+        JobStatusEvent.objects.bulk_create([JobStatusEvent(job=job, status=JobStatus.RUNNING, reason="Started",
+                                                           description=description, at=now) for job in jobs])
+    _announce(jobs)
+    return jobs
+
+
+def jobs_finish(*, ends: list[JobEnd]) -> list[Job]:
+    """Record how several runs ended, in one statement: each job moves only if it is still
+    running the same attempt (a kill that came first wins, as in ``job_transition``). Returns the
+    jobs this call moved (recorded, published, signalled)."""
+    if not ends:
+        return []
+    now = timezone.now()
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            moved = _finish_rows(ends, now)
+        else:
+            moved = {end.job.pk for end in ends if Job.objects.filter(
+                pk=end.job.pk, attempt=end.attempt, status=JobStatus.RUNNING).update(
+                status=end.status, reason=end.reason, status_description=end.description,
+                exit_code=end.exit_code, finished_at=now, log_lines=end.log_lines)}
+        done = [end for end in ends if end.job.pk in moved]
+        JobStatusEvent.objects.bulk_create([
+            JobStatusEvent(job=end.job, status=end.status, reason=end.reason, description=end.description,
+                           exit_code=end.exit_code, at=now) for end in done])
+    for end in done:
+        job = end.job
+        job.status, job.reason, job.status_description = end.status, end.reason, end.description
+        job.exit_code, job.finished_at, job.log_lines = end.exit_code, now, end.log_lines
+    jobs = [end.job for end in done]
+    _announce(jobs)
+    return jobs
+
+
+def _finish_rows(ends: list[JobEnd], now: Any) -> set[str]:
+    table = Job._meta.db_table
+    moved: set[str] = set()
+    with connection.cursor() as cursor:
+        for start in range(0, len(ends), 1000):
+            batch = ends[start:start + 1000]
+            values = ", ".join(["(%s, %s::integer, %s, %s, %s, %s::integer, %s::bigint)"] * len(batch))
+            cursor.execute(
+                f"UPDATE {table} AS j SET status = v.status, reason = v.reason, "  # noqa: S608 — placeholders only
+                "status_description = v.description, exit_code = v.exit_code, finished_at = %s, "
+                f"log_lines = v.log_lines FROM (VALUES {values}) AS v(id, attempt, status, reason, description, "
+                "exit_code, log_lines) WHERE j.id = v.id AND j.attempt = v.attempt AND j.status = %s RETURNING j.id",
+                [now, *[item for end in batch for item in (end.job.pk, end.attempt, end.status, end.reason,
+                                                            end.description, end.exit_code, end.log_lines)],
+                 JobStatus.RUNNING])
+            moved.update(row[0] for row in cursor.fetchall())
+    return moved
+
+
+def _announce(jobs: list[Job]) -> None:
+    for job in jobs:
+        _publish_job(job, "job.status")
+    if jobs:
+        transaction.on_commit(lambda: jobs_status_changed.send(sender=Job, jobs=jobs))
+
+
+def jobs_beat(*, runs: list[tuple[str, int, int]]) -> set[str]:
+    """Heartbeat of a host's runs (job id, attempt, log lines stored): one UPDATE for all. Returns
+    the ids still this host's to run; the others were cancelled or taken over (stop them)."""
+    if not runs:
+        return set()
+    now = timezone.now()
+    if connection.vendor != "postgresql":
+        return {job_id for job_id, attempt, lines in runs
+                if job_heartbeat(job_id=job_id, attempt=attempt, log_lines=lines)}
+    with connection.cursor() as cursor:
+        values = ", ".join(["(%s, %s::integer, %s::bigint)"] * len(runs))
+        cursor.execute(
+            f"UPDATE {Job._meta.db_table} AS j SET heartbeat_at = %s, log_lines = v.log_lines "  # noqa: S608
+            f"FROM (VALUES {values}) AS v(id, attempt, log_lines) "
+            "WHERE j.id = v.id AND j.attempt = v.attempt AND j.status = %s RETURNING j.id",
+            [now, *[item for run in runs for item in run], JobStatus.RUNNING])
+        return {row[0] for row in cursor.fetchall()}
+
+
+def jobs_still_running(*, runs: list[tuple[str, int]]) -> set[str]:
+    """Which of these runs (job id, attempt) are still running in the database (one query)."""
+    attempts = dict(runs)
+    rows = Job.objects.filter(pk__in=list(attempts), status=JobStatus.RUNNING).values_list("pk", "attempt")
+    return {job_id for job_id, attempt in rows if attempts.get(job_id) == attempt}
 
 
 # --- liveness --------------------------------------------------------------------------------------------

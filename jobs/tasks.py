@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from jobs.runner import job_execute
+from jobs.host import JobHost
 from jobs.services import jobs_recover_lost
+
+
+@shared_task(bind=True, name="jobs.run_jobs")
+def run_jobs(self, job_ids: list[str]) -> None:  # noqa: ANN001
+    """Start these jobs in this worker process's job host; returns once they are claimed (it waits
+    while the host's slots are all taken)."""
+    JobHost.get(self.request.hostname or "worker").submit(job_ids)
 
 
 @shared_task(bind=True, name="jobs.run_job")
 def run_job(self, job_id: str) -> None:  # noqa: ANN001
-    """Run one job to its end on this worker (the task lasts as long as the job)."""
-    job_execute(job_id=job_id, worker=self.request.hostname or "worker")
+    """One job (messages queued before ``run_jobs`` existed)."""
+    JobHost.get(self.request.hostname or "worker").submit([job_id])
 
 
 @shared_task(name="jobs.recover_lost")

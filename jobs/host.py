@@ -1,0 +1,232 @@
+"""A worker process's job host: runs many jobs at once and talks to the database for all of them
+together.
+
+One Celery process per running job (the first design) spent ~30 ms of Python and a dozen queries
+per job on claiming, polling, beating and recording its end; a fan-out of a thousand trivial tasks
+took 40 s on two cores. Here the ``run_jobs`` task hands job ids to the process's host and returns
+once they are claimed; each job gets a thread (its ``JobRunner``), and the host
+
+- claims a batch of jobs with one conditional UPDATE (``jobs_claim``),
+- polls whether its jobs were cancelled, and beats for them, with one query each per interval,
+- records the ends of jobs that finish close together in one statement (``jobs_finish``), and
+- starts the jobs a bake's tick creates in this process right here when it has free slots.
+
+``KILN_JOB_SLOTS`` caps the jobs one process runs at once; ``run_jobs`` waits for a slot, so a full
+worker leaves the rest of the queue to others. Liveness is unchanged: a host that dies stops
+beating and its jobs are declared lost by any other worker; a host whose Celery parent died marks
+its jobs lost at once and stops them (bubblewrap's ``--die-with-parent`` kills the sandboxes).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+from jobs.exec_host import ExecHost
+from jobs.runner import POLL_SECONDS, JobRunner, job_run_claimed
+from jobs.runtime import get_runtime
+from jobs.services import (
+    JobEnd,
+    job_mark_lost,
+    jobs_beat,
+    jobs_claim,
+    jobs_finish,
+    jobs_logs_append_many,
+    jobs_still_running,
+)
+
+log = logging.getLogger(__name__)
+
+
+class JobHost:
+    _instance: JobHost | None = None
+    _instance_pid: int | None = None
+    _lock = threading.Lock()
+
+    def __init__(self, worker: str, slots: int) -> None:
+        self.worker = worker
+        self.slots = slots
+        self.runtime = get_runtime()
+        self.exec_channel = ExecHost.get().channel
+        self.parent_pid = os.getppid()
+        self.runners: dict[str, JobRunner] = {}
+        self.reserved = 0  # slots taken by jobs being claimed
+        self.changed = threading.Condition()  # guards runners/reserved; notified when a slot frees
+        # Log chunks and ends wait here for the recorder thread, in order: a job's last lines are
+        # stored before its end (a log stream closes once it sees the final status).
+        self.logs: list[tuple[str, int, list[str]]] = []
+        self.ends: list[JobEnd] = []
+        self.recording = threading.Condition()
+        self.busy = False
+        self.stopping = False
+        self.closed = threading.Event()
+        self.threads = [threading.Thread(target=target, name=name, daemon=True)
+                        for target, name in ((self._watch, "kiln-host-watch"), (self._record, "kiln-host-record"))]
+        for thread in self.threads:
+            thread.start()
+
+    # -- the process's host -------------------------------------------------------------------------------
+    @classmethod
+    def get(cls, worker: str) -> JobHost:
+        """This process's host, created on first use (so each forked worker process gets its own)."""
+        with cls._lock:
+            if cls._instance is None or cls._instance_pid != os.getpid():
+                cls._instance, cls._instance_pid = cls(worker, settings.KILN_JOB_SLOTS), os.getpid()
+            return cls._instance
+
+    @classmethod
+    def current(cls) -> JobHost | None:
+        """The host of this process if it runs jobs (a jobs worker), else None."""
+        instance = cls._instance
+        return instance if instance is not None and cls._instance_pid == os.getpid() else None
+
+    # -- taking jobs ----------------------------------------------------------------------------------------
+    def submit(self, job_ids: list[str]) -> None:
+        """Claim and start these jobs, waiting while every slot is taken."""
+        waiting = list(job_ids)
+        while waiting:
+            with self.changed:
+                while self._free() == 0:
+                    self.changed.wait()
+                count = min(self._free(), len(waiting))
+                self.reserved += count
+            batch, waiting = waiting[:count], waiting[count:]
+            self._claim_and_start(batch)
+
+    def start_now(self, job_ids: list[str]) -> list[str]:
+        """Start as many of these new jobs here as free slots allow; returns the ids left over."""
+        with self.changed:
+            count = 0 if self.stopping else min(self._free(), len(job_ids))
+            self.reserved += count
+        if count:
+            self._claim_and_start(job_ids[:count])
+        return job_ids[count:]
+
+    def _free(self) -> int:
+        return max(self.slots - len(self.runners) - self.reserved, 0)
+
+    def _claim_and_start(self, job_ids: list[str]) -> None:
+        try:
+            jobs = jobs_claim(job_ids=job_ids, worker=self.worker, exec_channel=self.exec_channel)
+        finally:
+            with self.changed:
+                self.reserved -= len(job_ids)
+                self.changed.notify_all()
+        for job in jobs:
+            runner = JobRunner(job, self.runtime, self.worker, host=self)
+            with self.changed:
+                self.runners[job.pk] = runner
+            threading.Thread(target=self._run, args=(runner,), name=f"kiln-job-{job.pk}", daemon=True).start()
+
+    def _run(self, runner: JobRunner) -> None:
+        try:
+            job_run_claimed(runner)
+        except Exception:
+            log.exception("job %s: its runner failed", runner.job.pk)
+        finally:
+            with self.changed:
+                self.runners.pop(runner.job.pk, None)
+                self.changed.notify_all()
+            connection.close()  # each job's thread had its own connection
+
+    # -- logs and ends, recorded together -----------------------------------------------------------------------
+    def record_logs(self, job_id: str, first: int, lines: list[str]) -> None:
+        with self.recording:
+            self.logs.append((job_id, first, lines))
+            self.recording.notify()
+
+    def record_end(self, end: JobEnd) -> None:
+        with self.recording:
+            self.ends.append(end)
+            self.recording.notify()
+
+    def _record(self) -> None:
+        while True:
+            with self.recording:
+                self.busy = False
+                self.recording.notify_all()
+                while not (self.logs or self.ends):
+                    if self.closed.is_set():
+                        connection.close()
+                        return
+                    self.recording.wait()
+                logs, ends, self.logs, self.ends, self.busy = self.logs, self.ends, [], [], True
+            try:
+                close_old_connections()
+                jobs_logs_append_many(chunks=logs)
+                jobs_finish(ends=ends)
+            except Exception:
+                # Those jobs stay running in the database: the liveness check declares them lost
+                # once nobody beats for them, rather than leaving them hanging.
+                log.exception("recording %d log chunks and %d ends failed", len(logs), len(ends))
+
+    # -- polling and beating for every job -----------------------------------------------------------------
+    def _runs(self) -> list[JobRunner]:
+        with self.changed:
+            return list(self.runners.values())
+
+    def _watch(self) -> None:
+        next_beat = time.monotonic() + settings.KILN_HEARTBEAT_INTERVAL
+        while not self.closed.wait(POLL_SECONDS):
+            try:
+                close_old_connections()
+                runners = self._runs()
+                if os.getppid() != self.parent_pid:
+                    self._parent_died(runners)
+                    continue
+                if not runners:
+                    continue
+                if time.monotonic() >= next_beat:
+                    next_beat = time.monotonic() + settings.KILN_HEARTBEAT_INTERVAL
+                    alive = jobs_beat(runs=[(r.job.pk, r.attempt, r.offset) for r in runners])
+                else:
+                    alive = jobs_still_running(runs=[(r.job.pk, r.attempt) for r in runners])
+                # A job whose end is recorded but whose thread is still tidying up gets a flag it
+                # no longer reads.
+                self._stop_all(r for r in runners if r.job.pk not in alive)
+            except Exception:
+                log.exception("the job host's watch failed; trying again")
+        connection.close()
+
+    @staticmethod
+    def _stop_all(runners: Iterable[JobRunner], reason: str = "cancelled") -> None:
+        for runner in runners:
+            runner.stop_reason = runner.stop_reason or reason
+
+    def _parent_died(self, runners: list[JobRunner]) -> None:
+        """Our Celery worker died under us: hand the jobs to their restart policy and stop them."""
+        for runner in runners:
+            if runner.stop_reason is None:
+                runner.job.refresh_from_db()
+                job_mark_lost(job=runner.job, description=f"Worker {self.worker} exited while the job ran")
+        self._stop_all(runners, "lost")
+
+    # -- shutdown -------------------------------------------------------------------------------------------------
+    def drain(self, timeout: float | None = None) -> None:
+        """Take no more jobs and wait for the running ones to end (a warm shutdown)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self.changed:
+            self.stopping = True
+            while self.runners or self.reserved:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                self.changed.wait(left)
+        with self.recording:  # let the last logs and ends reach the database
+            while self.logs or self.ends or self.busy:
+                self.recording.wait(1)
+
+    def close(self) -> None:
+        """Drain, then stop the host's own threads (tests; a worker process just exits)."""
+        self.drain()
+        self.closed.set()
+        with self.recording:
+            self.recording.notify_all()
+        for thread in self.threads:
+            thread.join(5)

@@ -1,0 +1,82 @@
+"""A worker process's job host, in this process: many jobs at once, batched database work."""
+
+import threading
+
+import pytest
+
+from jobs import services
+from jobs.host import JobHost
+from jobs.models import Job
+from tests.jobs.conftest import wait_for, wait_status
+
+pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def host():
+    host = JobHost("test-host", slots=3)
+    yield host
+    host.close()
+
+
+@pytest.fixture
+def queued(monkeypatch, bob):
+    """Jobs created without a queue message (the test hands them to the host itself)."""
+    monkeypatch.setattr(services, "_enqueue_many", lambda jobs: None)
+
+    def make(command: str, count: int = 1) -> list[Job]:
+        return services.jobs_run_many(by=bob, specs=[{"image": "python:3.11", "command": command}] * count)
+
+    return make
+
+
+def test_jobs_run_at_once_and_end_with_their_logs_stored_first(host, queued, logs_of):
+    jobs = queued("echo one; echo two; exit $((RANDOM % 2))", count=3)
+    host.submit([job.pk for job in jobs])
+    for job in jobs:
+        wait_status(job, "succeeded", "failed")
+        # The end is recorded after the last lines: a log stream closing at the end misses none.
+        assert logs_of(job) == ["one", "two"]
+        assert job.log_lines == 2 and job.worker == "test-host" and job.attempt == 1
+        assert job.reason == ("Completed" if job.exit_code == 0 else "Error")
+        assert [row.status for row in job.history.all()] == ["pending", "running", job.status]
+
+
+def test_a_full_host_waits_for_a_free_slot_and_start_now_leaves_the_rest(host, queued):
+    long_ones = queued("sleep 300", count=3)
+    host.submit([job.pk for job in long_ones])
+    for job in long_ones:
+        wait_status(job, "running")
+    extra = queued("true", count=2)
+    assert host.start_now([job.pk for job in extra]) == [job.pk for job in extra]  # no slot: left over
+    waiting = threading.Thread(target=host.submit, args=([extra[0].pk],))
+    waiting.start()
+    waiting.join(1)
+    assert waiting.is_alive() and Job.objects.get(pk=extra[0].pk).status == "pending"
+    services.job_kill(job=long_ones[0], by=long_ones[0].owner)  # the watch stops it; a slot frees
+    waiting.join(30)
+    assert not waiting.is_alive()
+    assert wait_status(extra[0], "succeeded").reason == "Completed"
+    assert wait_status(long_ones[0], "cancelled").reason == "Cancelled"
+    for job in long_ones[1:]:
+        services.job_kill(job=job, by=job.owner)
+    wait_for(lambda: not host.runners, timeout=30)
+
+
+def test_a_job_claimed_elsewhere_is_not_run_twice(host, queued):
+    job = queued("true")[0]
+    assert [claimed.pk for claimed in services.jobs_claim(job_ids=[job.pk], worker="other")] == [job.pk]
+    host.submit([job.pk])
+    assert not host.runners
+    job.refresh_from_db()
+    assert (job.status, job.worker) == ("running", "other")
+
+
+def test_the_host_beats_for_its_jobs(host, queued, settings):
+    settings.KILN_HEARTBEAT_INTERVAL = 0.3
+    job = queued("sleep 300")[0]
+    host.submit([job.pk])
+    first = wait_status(job, "running").heartbeat_at
+    wait_for(lambda: Job.objects.get(pk=job.pk).heartbeat_at > first, timeout=10)
+    services.job_kill(job=job, by=job.owner)
+    wait_for(lambda: not host.runners, timeout=30)
