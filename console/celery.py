@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import task_prerun, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
 
@@ -23,3 +23,13 @@ def _keep_database_connections(**_: object) -> None:
     for alias in connections:
         connections[alias].settings_dict["CONN_MAX_AGE"] = settings.KILN_WORKER_DB_CONN_MAX_AGE
         connections[alias].settings_dict["CONN_HEALTH_CHECKS"] = True
+
+
+@task_prerun.connect
+def _check_database_connections(**_: object) -> None:
+    """Celery's Django fix-up closes every connection after each task unless CELERY_DB_REUSE_MAX
+    is set (settings.py sets it): then this drops, before a task, a connection past its age or
+    one that broke, as Django does at the start of a request."""
+    from django.db import close_old_connections
+
+    close_old_connections()

@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import Case, CharField, F, Value, When
+from django.db.models import Case, CharField, F, Value, When, prefetch_related_objects
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
@@ -203,6 +203,7 @@ def jobs_save(*, by: AbstractBaseUser, built: list[tuple[Job, list[str], list[Pr
         for job, _, targets in built:
             for target in targets:
                 share(by=by, uri=job.uri, principal=f"{target.kind}:{target.name}", level=Level.READ)
+        prefetch_related_objects(jobs, "tag_rows")  # one query; each job's event lists its tags
         transaction.on_commit(lambda: _enqueue_many(jobs))
     return jobs
 
