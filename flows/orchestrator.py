@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from console.errors import Conflict, KilnError
-from console.realtime import publish_resource_event
+from console.realtime import publish_resource_event, publish_resource_events
 from console.uris import parse_uri
 from flows import spec
 from flows.models import (
@@ -55,15 +55,27 @@ def _plan(attempt_id: int, bake_id: str) -> spec.BatchPlan:
                            env=flow_eval_env(flow=bake.flow, username=bake.created_by.username))
 
 
-def _outputs_of(job_id: str) -> dict[str, str]:
-    outputs: dict[str, str] = {}
-    chunks = JobLogChunk.objects.filter(job_id=job_id, text__contains="::set-output").order_by("first")
-    for chunk in chunks.values_list("text", flat=True):
-        for line in chunk.split("\n"):
-            parsed = spec.parse_set_output(line)
-            if parsed:
-                outputs[parsed[0]] = parsed[1]
+def _outputs_of(job_ids: list[str]) -> dict[str, dict[str, str]]:
+    """The ``::set-output`` values of these jobs, from their logs: one query for all of them (a
+    tick of a wide bake may see hundreds succeed); later lines of a job win, as they are read in
+    offset order."""
+    outputs: dict[str, dict[str, str]] = {job_id: {} for job_id in job_ids}
+    for batch in _batches(job_ids):
+        chunks = (JobLogChunk.objects.filter(job_id__in=batch, text__contains="::set-output")
+                  .order_by("job_id", "first").values_list("job_id", "text"))
+        for job_id, chunk in chunks:
+            found = outputs[job_id]
+            for line in chunk.split("\n"):
+                parsed = spec.parse_set_output(line)
+                if parsed:
+                    found[parsed[0]] = parsed[1]
     return outputs
+
+
+def _batches(ids: list[str]) -> list[list[str]]:
+    """``ids`` in slices that fit in one query (SQLite takes 999 parameters at most)."""
+    size = min(5000, (connection.features.max_query_params or 5000) - 50)
+    return [ids[start:start + size] for start in range(0, len(ids), size)]
 
 
 class Tick:
@@ -120,20 +132,44 @@ class Tick:
     # -- 1. what the jobs did ---------------------------------------------------------------------------
     def reconcile(self) -> None:
         running = [t for t in self.tasks.values() if t.status == TaskStatus.RUNNING and t.job_id]
-        jobs = Job.objects.in_bulk([t.job_id for t in running])
+        if not running:
+            return
+        job_ids = [task.job_id for task in running]
+        # Most of a wide bake's jobs still run at any tick: read only those that ended.
+        ended: dict[str, tuple[str, str, Any]] = {}
+        present = 0
+        for batch in _batches(job_ids):
+            rows = Job.objects.filter(pk__in=batch, status__in=FINAL_STATUSES)
+            ended.update((pk, (status, reason, finished_at)) for pk, status, reason, finished_at
+                         in rows.values_list("pk", "status", "reason", "finished_at"))
+            present += Job.objects.filter(pk__in=batch).count()
+        gone: set[str] = set()
+        if present < len(job_ids):  # rare: jobs deleted under their tasks
+            gone = set(job_ids) - {pk for batch in _batches(job_ids)
+                                   for pk in Job.objects.filter(pk__in=batch).values_list("pk", flat=True)}
+        succeeded = [pk for pk, (status, _, _) in ended.items() if JOB_TO_TASK[status] == TaskStatus.SUCCEEDED]
+        outputs_by_job = _outputs_of(succeeded) if succeeded else {}
+        cache_entries: list[TaskCacheEntry] = []
         for task in running:
-            job = jobs.get(task.job_id)
-            if job is None:
+            if task.job_id in gone:
                 self.set(task, TaskStatus.FAILED, "Its job is gone")
-            elif job.status in FINAL_STATUSES:
-                status = JOB_TO_TASK[job.status]
-                outputs = _outputs_of(job.pk) if status == TaskStatus.SUCCEEDED else {}
-                reason = job.reason if status != TaskStatus.SUCCEEDED else ""
-                self.set(task, status, reason, outputs=outputs, finished_at=job.finished_at or self.now)
-                if status == TaskStatus.SUCCEEDED and task.cache_key:
-                    TaskCacheEntry.objects.update_or_create(
-                        flow=self.bake.flow, batch=self.bake.batch, task_id=task.task_id, key=task.cache_key,
-                        defaults={"outputs": outputs, "bake_id": self.bake.pk, "created_at": self.now})
+                continue
+            if task.job_id not in ended:
+                continue
+            job_status, job_reason, finished_at = ended[task.job_id]
+            status = JOB_TO_TASK[job_status]
+            outputs = outputs_by_job.get(task.job_id, {}) if status == TaskStatus.SUCCEEDED else {}
+            reason = job_reason if status != TaskStatus.SUCCEEDED else ""
+            self.set(task, status, reason, outputs=outputs, finished_at=finished_at or self.now)
+            if status == TaskStatus.SUCCEEDED and task.cache_key:
+                cache_entries.append(TaskCacheEntry(
+                    flow=self.bake.flow, batch=self.bake.batch, task_id=task.task_id, key=task.cache_key,
+                    outputs=outputs, bake_id=self.bake.pk, created_at=self.now))
+        if cache_entries:
+            # One upsert for all (update_or_create is two queries per task).
+            TaskCacheEntry.objects.bulk_create(
+                cache_entries, update_conflicts=True, unique_fields=["flow", "batch", "task_id", "key"],
+                update_fields=["outputs", "bake_id", "created_at"], batch_size=500)
 
     # -- 2. what can start --------------------------------------------------------------------------------
     def failing(self, plan: spec.BatchPlan) -> bool:
@@ -266,22 +302,48 @@ class Tick:
         uri = parse_uri(bake_uri(self.bake))
         events = [{"type": "task.status", "bake_id": self.bake.pk, "attempt": self.attempt.number,
                    "task": task_output(task)} for task in self.changed.values()]
-
-        def send() -> None:
-            for event in events:
-                publish_resource_event(uri, event)
-
-        transaction.on_commit(send)
+        transaction.on_commit(lambda: publish_resource_events(uri, events))
 
 
 TASK_FIELDS = ("status", "reason", "job_id", "outputs", "cache_key", "carried_from", "always", "started_at",
                "finished_at")
 
 
+# SQL type of each field in the VALUES list (flows/migrations/0001_initial.py): a placeholder's
+# type is not inferred from its column there, and a NULL needs a type too.
+_TASK_FIELD_TYPES = {"status": "text", "reason": "text", "job_id": "text", "outputs": "jsonb", "cache_key": "text",
+                     "carried_from": "text", "always": "boolean", "started_at": "timestamptz",
+                     "finished_at": "timestamptz"}
+SAVE_BATCH = 2000
+
+
 def _save_tasks(tasks: list[BakeTask]) -> None:
-    """Write changed tasks. A tick that starts a thousand tasks changes them all alike but for the
-    job id: rows that share their other values are one UPDATE each, and the job ids one more
-    (Django's ``bulk_update`` builds a CASE per field and row, seconds for a thousand rows)."""
+    """Write changed tasks: on PostgreSQL one ``UPDATE … FROM (VALUES …)`` per 2,000 tasks (a tick
+    that finishes hundreds of tasks changes each one differently: own ``finished_at``, own
+    outputs); elsewhere (SQLite, embedded) as below."""
+    if connection.vendor != "postgresql":
+        _save_tasks_portable(tasks)
+        return
+    row = "(%s::bigint, " + ", ".join(f"%s::{_TASK_FIELD_TYPES[name]}" for name in TASK_FIELDS) + ")"
+    assignments = ", ".join(f"{name} = v.{name}" for name in TASK_FIELDS)
+    with connection.cursor() as cursor:
+        for start in range(0, len(tasks), SAVE_BATCH):
+            batch = tasks[start:start + SAVE_BATCH]
+            params: list[Any] = []
+            for task in batch:
+                params.append(task.pk)
+                params.extend(json.dumps(task.outputs) if name == "outputs" else getattr(task, name)
+                              for name in TASK_FIELDS)
+            cursor.execute(
+                f"UPDATE {BakeTask._meta.db_table} AS t SET {assignments} "  # noqa: S608 — placeholders only
+                f"FROM (VALUES {', '.join([row] * len(batch))}) AS v(id, {', '.join(TASK_FIELDS)}) "
+                f"WHERE t.id = v.id", params)
+
+
+def _save_tasks_portable(tasks: list[BakeTask]) -> None:
+    """A tick that starts a thousand tasks changes them all alike but for the job id: rows that
+    share their other values are one UPDATE each, and the job ids one more (Django's
+    ``bulk_update`` builds a CASE per field and row, seconds for a thousand rows)."""
     groups: dict[str, list[BakeTask]] = {}
     for task in tasks:
         key = json.dumps([getattr(task, name) for name in TASK_FIELDS if name != "job_id"], default=str,
@@ -291,18 +353,7 @@ def _save_tasks(tasks: list[BakeTask]) -> None:
         first = members[0]
         BakeTask.objects.filter(pk__in=[task.pk for task in members]).update(
             **{name: getattr(first, name) for name in TASK_FIELDS if name != "job_id"})
-    with_jobs = [(task.pk, task.job_id) for task in tasks]
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            for start in range(0, len(with_jobs), 5000):
-                batch = with_jobs[start:start + 5000]
-                values = ", ".join(["(%s, %s)"] * len(batch))
-                cursor.execute(
-                    f"UPDATE {BakeTask._meta.db_table} AS t SET job_id = v.job_id "  # noqa: S608 — placeholders only
-                    f"FROM (VALUES {values}) AS v(id, job_id) WHERE t.id = v.id::bigint",
-                    [item for pair in batch for item in pair])
-    else:
-        BakeTask.objects.bulk_update(tasks, ["job_id"], batch_size=500)
+    BakeTask.objects.bulk_update(tasks, ["job_id"], batch_size=500)
 
 
 def _first(error: spec.FlowSpecError) -> str:
@@ -359,7 +410,9 @@ def tick_now_or_later(bake_id: str) -> None:
     is ticked right here, saving a queue round trip per hop; a wide one (a fan-out of hundreds)
     gets one queued tick for many endings, since every tick reads the whole attempt. A tick held
     elsewhere also means: queue one, so this ending is not missed."""
-    running = BakeTask.objects.filter(attempt__bake_id=bake_id, status=TaskStatus.RUNNING).count()
+    # Counting stops past the limit: a wide bake has hundreds running, and this runs per ending.
+    running = BakeTask.objects.filter(attempt__bake_id=bake_id, status=TaskStatus.RUNNING)[
+        :INLINE_TICK_MAX_RUNNING + 1].count()
     if running > INLINE_TICK_MAX_RUNNING or not bake_tick(bake_id=bake_id, wait=False):
         request_tick(bake_id)
 
@@ -388,7 +441,7 @@ def request_tick(bake_id: str) -> None:
 def _redis() -> Any:
     import redis
 
-    return redis.Redis.from_url(settings.REDIS_URL)
+    return redis.Redis.from_url(settings.REDIS_URL, driver_info=None)  # see CHANNEL_LAYERS
 
 
 def tick_started(bake_id: str) -> None:

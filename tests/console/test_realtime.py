@@ -107,3 +107,35 @@ def test_an_idle_socket_keeps_receiving(asgi_server, bob):
         time.sleep(12)
         publish_resource_event(parse_uri("job://default/bob/x"), {"type": "ping"})
         assert receive(stream) == {"uri": "job://default/bob/x", "type": "ping"}
+
+
+def test_a_burst_of_events_reaches_a_socket_as_one_message_each_in_order(asgi_server, bob):
+    """A burst is handed over at once, so the publisher coalesces it (checked on a channel of our
+    own in the same group); the socket still gets one message per event, in order."""
+    import uuid
+
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from console.realtime import BATCH_MAX, publish_resource_events, resource_group
+    from console.uris import parse_uri
+
+    uri = parse_uri("job://default/bob/job-burst")
+    layer = get_channel_layer()
+    spy = f"test-spy.{uuid.uuid4().hex}"
+    async_to_sync(layer.group_add)(resource_group(uri), spy)
+    events = [{"type": "job.status", "n": n} for n in range(2 * BATCH_MAX + 50)]
+    with open_ws(asgi_server, f"/ws/resources/?uri={uri}", token_for(bob)) as reader:
+        assert receive(reader)["type"] == "state"
+        publish_resource_events(uri, events)
+        received = [receive(reader) for _ in events]
+    assert received == [{"uri": str(uri), **event} for event in events]
+
+    async def spied(count: int) -> list[dict]:
+        # One loop for all: a receive's clean-up, cut short by its loop's end, would repeat it.
+        return [await layer.receive(spy) for _ in range(count)]
+
+    raw = async_to_sync(spied)(3)
+    assert [(message["type"], len(message["events"])) for message in raw] == [
+        ("kiln.events", BATCH_MAX), ("kiln.events", BATCH_MAX), ("kiln.events", 50)]
+    async_to_sync(layer.group_discard)(resource_group(uri), spy)

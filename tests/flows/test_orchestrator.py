@@ -1,0 +1,129 @@
+"""The orchestrator's batched reads and writes, against PostgreSQL without workers: what a tick
+reads of its jobs and what ``_save_tasks`` writes."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from flows import orchestrator
+from flows.models import Bake, BakeAttempt, BakeTask, Flow, TaskCacheEntry
+from jobs.models import Job, JobLogChunk
+
+pytestmark = pytest.mark.django_db
+
+T0 = datetime(2030, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+
+
+def make_attempt(owner, task_ids: list[str]) -> BakeAttempt:
+    flow = Flow.objects.create(owner=owner, cluster="default", flow_id="f", uri=f"flow://default/{owner.username}/f",
+                               storage_uri=f"storage://default/{owner.username}/f")
+    bake = Bake.objects.create(flow=flow, batch="b", created_by=owner)
+    attempt = BakeAttempt.objects.create(bake=bake, number=1)
+    BakeTask.objects.bulk_create(BakeTask(attempt=attempt, task_id=task_id, base_id=task_id, position=index)
+                                 for index, task_id in enumerate(task_ids))
+    return attempt
+
+
+def make_job(owner, status: str, **fields) -> Job:
+    job = Job(owner=owner, cluster="default", image="python:3.11", command="true", preset="cpu-small", cpu=0.1,
+              memory_mb=64, status=status, **fields)
+    job.uri = f"job://default/{owner.username}/{job.pk}"
+    job.save()
+    return job
+
+
+def row(task: BakeTask) -> dict:
+    return {name: getattr(task, name) for name in orchestrator.TASK_FIELDS}
+
+
+@pytest.mark.parametrize("save", [orchestrator._save_tasks, orchestrator._save_tasks_portable],
+                         ids=["postgresql", "portable"])
+def test_save_tasks_writes_mixed_changes(bob, monkeypatch, save):
+    assert connection.vendor == "postgresql"
+    monkeypatch.setattr(orchestrator, "SAVE_BATCH", 2)  # several statements for five tasks
+    attempt = make_attempt(bob, ["started", "finished", "odd", "cleared", "alike", "untouched"])
+    tasks = {task.task_id: task for task in attempt.tasks.all()}
+    BakeTask.objects.filter(pk=tasks["cleared"].pk).update(
+        status="failed", reason="before", job_id="job-old", outputs={"old": "1"}, cache_key="k0", carried_from="x",
+        always=True, started_at=T0, finished_at=T0)
+    tasks["cleared"].refresh_from_db()
+
+    changes = {
+        "started": {"status": "running", "job_id": "job-1", "always": True, "started_at": T0},
+        "finished": {"status": "succeeded", "job_id": "job-2", "outputs": {"word": "kiln", "n": "2"},
+                     "started_at": T0, "finished_at": T0 + timedelta(seconds=1)},
+        "odd": {"status": "failed", "reason": "it's 100% \"broken\" -- ünïcode; DROP TABLE x", "job_id": "job-3",
+                "outputs": {"quote's": "a\nb", "empty": ""}, "cache_key": "c" * 64, "carried_from": "bake-9",
+                "started_at": T0, "finished_at": T0 + timedelta(microseconds=1)},
+        "cleared": {"status": "pending", "reason": "", "job_id": "", "outputs": {}, "cache_key": "",
+                    "carried_from": "", "always": False, "started_at": None, "finished_at": None},
+        "alike": {"status": "running", "job_id": "job-5", "always": True, "started_at": T0},
+    }
+    for task_id, fields in changes.items():
+        for name, value in fields.items():
+            setattr(tasks[task_id], name, value)
+    save([tasks[task_id] for task_id in changes])
+
+    stored = {task.task_id: task for task in attempt.tasks.all()}
+    for task_id in changes:
+        assert row(stored[task_id]) == row(tasks[task_id]), task_id
+    assert row(stored["untouched"]) == {"status": "pending", "reason": "", "job_id": "", "outputs": {},
+                                        "cache_key": "", "carried_from": "", "always": False, "started_at": None,
+                                        "finished_at": None}
+
+
+def test_reconcile_reads_ended_jobs_and_their_outputs_in_a_few_queries(bob):
+    attempt = make_attempt(bob, ["ok", "cached", "bad", "stopped", "busy", "gone", "late"])
+    jobs = {
+        "ok": make_job(bob, "succeeded", finished_at=T0),
+        "cached": make_job(bob, "succeeded", finished_at=T0),
+        "bad": make_job(bob, "failed", reason="Error", finished_at=T0),
+        "stopped": make_job(bob, "cancelled", reason="Cancelled", finished_at=T0),
+        "busy": make_job(bob, "running"),
+        "late": make_job(bob, "succeeded"),  # no finished_at: the tick's time stands in
+    }
+    # Chunks stored out of order: later lines win, in offset order, per job.
+    JobLogChunk.objects.create(job=jobs["ok"], first=5, count=2, text="::set-output name=x::2\n::set-output name=y::b")
+    JobLogChunk.objects.create(job=jobs["ok"], first=0, count=2, text="hello\n::set-output name=x::1")
+    JobLogChunk.objects.create(job=jobs["ok"], first=2, count=3, text="no outputs\nhere\nat all")
+    JobLogChunk.objects.create(job=jobs["cached"], first=0, count=1, text="::set-output name=z::3")
+    JobLogChunk.objects.create(job=jobs["bad"], first=0, count=1, text="::set-output name=never::1")
+    bake = attempt.bake
+    TaskCacheEntry.objects.create(flow=bake.flow, batch=bake.batch, task_id="cached", key="k1",
+                                  outputs={"old": "1"}, bake_id="bake-old")
+    job_ids = {task_id: job.pk for task_id, job in jobs.items()} | {"gone": "job-deleted"}
+    for task in attempt.tasks.all():
+        task.status, task.job_id, task.started_at = "running", job_ids[task.task_id], T0
+        task.cache_key = "k1" if task.task_id == "cached" else ""
+        task.save()
+
+    tick = orchestrator.Tick(BakeAttempt.objects.select_related("bake", "bake__flow").get(pk=attempt.pk))
+    with CaptureQueriesContext(connection) as queries:
+        tick.reconcile()
+    # ended jobs, a count, the ids of the jobs left (one is gone), outputs, the cache upsert
+    assert len(queries) == 5, [query["sql"] for query in queries]
+    orchestrator._save_tasks(list(tick.changed.values()))
+
+    stored = {task.task_id: task for task in attempt.tasks.all()}
+    summary = {task_id: (task.status, task.reason, task.outputs, task.finished_at) for task_id, task in stored.items()}
+    assert summary == {
+        "ok": ("succeeded", "", {"x": "2", "y": "b"}, T0),
+        "cached": ("succeeded", "", {"z": "3"}, T0),
+        "bad": ("failed", "Error", {}, T0),
+        "stopped": ("cancelled", "Cancelled", {}, T0),
+        "busy": ("running", "", {}, None),
+        "gone": ("failed", "Its job is gone", {}, tick.now),
+        "late": ("succeeded", "", {}, tick.now),
+    }
+    entry = TaskCacheEntry.objects.get(flow=bake.flow, batch=bake.batch, task_id="cached", key="k1")
+    assert (entry.outputs, entry.bake_id) == ({"z": "3"}, bake.pk)
+
+
+def test_reconcile_of_an_attempt_with_nothing_running_reads_nothing(bob):
+    attempt = make_attempt(bob, ["a"])
+    tick = orchestrator.Tick(BakeAttempt.objects.select_related("bake", "bake__flow").get(pk=attempt.pk))
+    with CaptureQueriesContext(connection) as queries:
+        tick.reconcile()
+    assert queries.captured_queries == [] and tick.changed == {}
