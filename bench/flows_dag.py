@@ -1,6 +1,6 @@
 """Bakes: a chain of 40 tasks that each sleep ~10 ms, and a fan-out of 1,000 no-op tasks.
 
-    .venv/bin/python bench/flows_dag.py [--chain 40] [--fanout 1000] [--job-workers 8]
+    .venv/bin/python bench/flows_dag.py [--chain 40] [--fanout 1000] [--job-workers 2] [--slots 64]
 
 Starts its own Kiln (bench/harness.py) with a jobs worker and a control worker. Prints the chain's
 total wall time and time per hop (from the bake's creation to its end), and for the fan-out the
@@ -73,9 +73,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--chain", type=int, default=40)
     parser.add_argument("--fanout", type=int, default=1000)
-    parser.add_argument("--job-workers", type=int, default=8)
+    parser.add_argument("--job-workers", type=int, default=2, help="jobs worker processes (one per core)")
+    parser.add_argument("--slots", type=int, default=64, help="jobs each worker process runs at once")
     args = parser.parse_args()
-    with running_kiln(workers=args.job_workers) as kiln:
+    with running_kiln(workers=args.job_workers, extra_env={"KILN_JOB_SLOTS": str(args.slots)}) as kiln:
         files = {".neuro/project.yml": "id: bench\n", ".neuro/chain.yml": chain_batch(args.chain),
                  ".neuro/fanout.yml": fanout_batch(args.fanout), ".neuro/warm.yml": chain_batch(3)}
         kiln.client.post("/api/v1/flows/sync/", json={"folder": "storage:bench", "files": files}).raise_for_status()
