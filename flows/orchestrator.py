@@ -87,6 +87,7 @@ class Tick:
         self.changed: dict[str, BakeTask] = {}
         self.to_kill: list[str] = []
         self.new_jobs: list[Any] = []
+        self.more = False  # stopped at STARTS_PER_TICK: tick again
         self._results: dict[str, spec.TaskResult] | None = None
         self._failing: bool | None = None
 
@@ -188,6 +189,9 @@ class Tick:
             failing = self.failing(plan)
             running = [t for t in self.tasks.values() if t.status == TaskStatus.RUNNING]
             for planned in plan.tasks.values():
+                if len(self.new_jobs) >= STARTS_PER_TICK:
+                    self.more = True  # the rest in the next tick, once these jobs are running
+                    return
                 task = self.tasks.get(planned.id)
                 if task is None or task.status != TaskStatus.PENDING or not self.ready(task):
                     continue
@@ -317,6 +321,11 @@ _TASK_FIELD_TYPES = {"status": "text", "reason": "text", "job_id": "text", "outp
 SAVE_BATCH = 2000
 
 
+# A tick creates at most this many jobs: a thousand-task fan-out starts in slices, the first
+# ones running while the next tick creates more (one tick creating them all took ~2 s first).
+STARTS_PER_TICK = 200
+
+
 def _save_tasks(tasks: list[BakeTask]) -> None:
     """Write changed tasks: on PostgreSQL one ``UPDATE … FROM (VALUES …)`` per 2,000 tasks (a tick
     that finishes hundreds of tasks changes each one differently: own ``finished_at``, own
@@ -392,6 +401,8 @@ def bake_tick(*, bake_id: str, wait: bool = True) -> bool:
         tick.announce_tasks()
         tick.save()
         to_kill = tick.to_kill
+        if tick.more:
+            transaction.on_commit(lambda: request_tick(bake_id))
     for job_id in to_kill:
         job = Job.objects.select_related("owner").filter(pk=job_id).first()
         if job is not None and job.is_active:

@@ -127,3 +127,29 @@ def test_reconcile_of_an_attempt_with_nothing_running_reads_nothing(bob):
     with CaptureQueriesContext(connection) as queries:
         tick.reconcile()
     assert queries.captured_queries == [] and tick.changed == {}
+
+
+def test_a_wide_bake_starts_in_slices_and_asks_for_the_next_tick(bob, monkeypatch,
+                                                                  django_capture_on_commit_callbacks):
+    from flows import services
+    from jobs import services as job_services
+    from tests.flows.helpers import make_flow
+
+    monkeypatch.setattr(orchestrator, "STARTS_PER_TICK", 3)
+    monkeypatch.setattr(job_services, "_enqueue_many", lambda jobs: None)
+    ticks: list[str] = []
+    monkeypatch.setattr(orchestrator, "request_tick", ticks.append)
+    tasks = "\n".join(f"  - id: t{index}\n    needs: []\n    image: python:3.11\n    bash: 'true'"
+                      for index in range(7))
+    flow = make_flow(bob, wide=f"kind: batch\ntasks:\n{tasks}\n")
+    bake = services.bake_start(by=bob, flow=flow, batch="wide")
+
+    def running() -> int:
+        return BakeTask.objects.filter(attempt__bake=bake, status="running").count()
+
+    for expected, asks_again in ((3, True), (6, True), (7, False)):
+        ticks.clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            orchestrator.bake_tick(bake_id=bake.pk)
+        assert running() == expected
+        assert ticks == ([bake.pk] if asks_again else [])
