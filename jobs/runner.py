@@ -88,6 +88,9 @@ class JobRunner:
         self.worker = worker
         self.host = host
         self.stop_reason: str | None = None  # set by the host
+        # Under a host: whether this job's thread stores its logs itself (its own connection,
+        # lowest latency) or hands them to the host's recorder (when others hold every writer).
+        self.writes_logs: bool | None = None
         self.attempt = job.attempt
         # A first run has no log yet; a run after a lost worker continues the stored one.
         self.offset = job.log_lines if job.attempt <= 1 else job_log_end(job_id=job.pk)
@@ -96,7 +99,9 @@ class JobRunner:
     # -- logs ---------------------------------------------------------------------------------------
     def write_logs(self, lines: list[str]) -> None:
         if lines:
-            if self.host is not None:
+            if self.host is not None and self.writes_logs is None:
+                self.writes_logs = self.host.take_log_writer()
+            if self.host is not None and not self.writes_logs:
                 self.host.record_logs(self.job.pk, self.offset, lines)
             else:
                 job_logs_append(job=self.job, first=self.offset, lines=lines)

@@ -30,7 +30,9 @@ def queued(monkeypatch, bob):
     return make
 
 
-def test_jobs_run_at_once_and_end_with_their_logs_stored_first(host, queued, logs_of):
+@pytest.mark.parametrize("writers", [8, 0], ids=["threads-store-logs", "recorder-stores-logs"])
+def test_jobs_run_at_once_and_end_with_their_logs_stored_first(host, queued, logs_of, writers):
+    host.log_writers = threading.BoundedSemaphore(writers) if writers else threading.Semaphore(0)
     jobs = queued("echo one; echo two; exit $((RANDOM % 2))", count=3)
     host.submit([job.pk for job in jobs])
     for job in jobs:
