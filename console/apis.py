@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from console import selectors, services
 from console.errors import InvalidInput
+from console.fields import UriField
 from console.models import ApiToken
 from console.uris import SCHEMES
 
@@ -216,13 +217,13 @@ class GroupMemberRemoveApi(APIView):
 
 
 class ShareInput(serializers.Serializer):
-    uri = serializers.CharField(max_length=1024)
+    uri = UriField(max_length=1024)
     principal = serializers.CharField(max_length=160)
     level = serializers.ChoiceField(choices=["read", "write", "manage"])
 
 
 class RevokeInput(serializers.Serializer):
-    uri = serializers.CharField(max_length=1024)
+    uri = UriField(max_length=1024)
     principal = serializers.CharField(max_length=160)
 
 

@@ -26,10 +26,12 @@ def _keep_database_connections(**_: object) -> None:
 
 
 @task_prerun.connect
-def _check_database_connections(**_: object) -> None:
+def _check_database_connections(task: object = None, **_: object) -> None:
     """Celery's Django fix-up closes every connection after each task unless CELERY_DB_REUSE_MAX
     is set (settings.py sets it): then this drops, before a task, a connection past its age or
-    one that broke, as Django does at the start of a request."""
+    one that broke, as Django does at the start of a request. Not for a task run eagerly in the
+    caller's thread: the connection is the caller's (maybe inside its transaction)."""
     from django.db import close_old_connections
 
-    close_old_connections()
+    if not getattr(getattr(task, "request", None), "is_eager", False):
+        close_old_connections()

@@ -15,6 +15,7 @@ SCHEMES = ("job", "storage", "image", "flow")
 _OWNER_RE = re.compile(r"^[A-Za-z0-9_.-]{1,150}$")
 _CLUSTER_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_SPACE = " \t\r\n\f\v"
 
 
 class InvalidUri(ValueError):
@@ -102,9 +103,11 @@ def parse_uri(text: str, *, username: str | None = None, cluster: str | None = N
     from django.conf import settings
 
     cluster = cluster or settings.KILN_CLUSTER
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str) or not text.strip(_SPACE):
         raise InvalidUri("A URI is required, for example job:my-job or storage://default/bob/data")
-    text = text.strip()
+    # ASCII blanks only: str.strip() would also eat a trailing U+2028 or U+3000, which are
+    # legal in file names, and the URI would then name another file.
+    text = text.strip(_SPACE)
     if _CONTROL_RE.search(text):
         raise InvalidUri("A URI cannot contain control characters or NUL")
     scheme, sep, rest = text.partition(":")

@@ -20,6 +20,7 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from console.errors import InvalidInput
+from console.fields import UriField
 from console.models import Level
 from console.uris import Uri
 from storage import selectors, services
@@ -98,7 +99,7 @@ def link_output(request: Request, link: ShareLink) -> dict[str, Any]:
 
 
 class UriQuery(serializers.Serializer):
-    uri = serializers.CharField(default="storage:", max_length=4096)
+    uri = UriField(default="storage:", max_length=4096)
 
 
 class ListQuery(UriQuery):
@@ -108,40 +109,40 @@ class ListQuery(UriQuery):
 
 
 class ContentQuery(serializers.Serializer):
-    uri = serializers.CharField(max_length=4096)
+    uri = UriField(max_length=4096)
     inline = serializers.BooleanField(default=False)
     overwrite = serializers.BooleanField(default=True)
 
 
 class MkdirInput(serializers.Serializer):
-    uri = serializers.CharField(max_length=4096)
+    uri = UriField(max_length=4096)
     parents = serializers.BooleanField(default=False)
 
 
 class DeleteInput(serializers.Serializer):
-    uri = serializers.CharField(max_length=4096)
+    uri = UriField(max_length=4096)
     recursive = serializers.BooleanField(default=False)
 
 
 class TransferInput(serializers.Serializer):
-    src = serializers.CharField(max_length=4096)
-    dst = serializers.CharField(max_length=4096)
+    src = UriField(max_length=4096)
+    dst = UriField(max_length=4096)
 
 
 class UploadCreateInput(serializers.Serializer):
-    uri = serializers.CharField(max_length=4096)
+    uri = UriField(max_length=4096)
     size = serializers.IntegerField(min_value=0)
     overwrite = serializers.BooleanField(default=True)
 
 
 class LinkCreateInput(serializers.Serializer):
-    uri = serializers.CharField(max_length=4096)
+    uri = UriField(max_length=4096)
     expires_in = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
 
 
 class LinkListQuery(serializers.Serializer):
-    uri = serializers.CharField(required=False, max_length=4096)
+    uri = UriField(required=False, max_length=4096)
     all = serializers.BooleanField(default=False)
 
 
