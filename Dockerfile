@@ -20,4 +20,4 @@ COPY --from=frontend /src/frontend/dist /app/frontend/dist
 RUN pip install --no-deps . && useradd --create-home --uid 1000 kiln && mkdir -p /data && chown kiln /data
 USER kiln
 EXPOSE 8000
-CMD ["uvicorn", "console.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--ws", "websockets", "--proxy-headers", "--forwarded-allow-ips", "*"]
+CMD ["uvicorn", "console.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--ws", "websockets", "--http", "console.server:HttpProtocol", "--proxy-headers", "--forwarded-allow-ips", "*"]

@@ -76,7 +76,7 @@ def running_kiln(*, workers: int = 2, extra_env: dict[str, str] | None = None) -
         logs.mkdir()
         processes["web"] = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "console.asgi:application", "--port", str(port), "--ws", "websockets",
-             "--no-access-log", "--log-level", "warning"],
+             "--http", "console.server:HttpProtocol", "--no-access-log", "--log-level", "warning"],
             cwd=REPO, env=env, stdout=(logs / "web.log").open("w"), stderr=subprocess.STDOUT)
         # As in production: one pool runs jobs, another the short control tasks (bake ticks).
         processes["worker"] = subprocess.Popen(

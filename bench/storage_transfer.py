@@ -2,14 +2,19 @@
 
     .venv/bin/python bench/storage_transfer.py            # 1 GiB
     .venv/bin/python bench/storage_transfer.py --size-mib 256 --app console.asgi:application
+    .venv/bin/python bench/storage_transfer.py --http auto   # uvicorn's own protocol: no zero-copy
+    .venv/bin/python bench/storage_transfer.py --bound       # + a bare receiver, the upload ceiling
 
 Starts its own uvicorn (by default ``console.asgi:application``, the console app with streamed
-upload bodies) on a throw-away PostgreSQL database, with the local-disk backend rooted in a
-temporary folder next to the test file. The client is a minimal HTTP/1.1 client on a raw socket
-(``sendfile`` for the ``PUT`` body, ``recv_into`` a 1 MiB buffer for the ``GET``, written to a file)
-so the figures measure the server, not a client's small buffers. Prints MB/s (10^6 bytes per
-second) of cp, upload and download, the ratios upload/cp and download/cp, and the server process's
-peak RSS growth during each transfer (psutil, sampled every 10 ms). Targets: ratios ≥ 0.7, growth ≤ 64 MiB.
+upload bodies, served with Kiln's HTTP protocol ``console.server:HttpProtocol`` as deployed:
+zero-copy downloads) on a throw-away PostgreSQL database, with the local-disk backend rooted in a
+temporary folder next to the test file. The client is a minimal HTTP/1.1 client on a raw socket that
+moves the bodies inside the kernel, as ``cp`` does: ``sendfile`` for the ``PUT`` body, ``splice``
+(socket → pipe → file) for the ``GET`` body (``--recv-client``: ``recv_into`` a 1 MiB buffer and
+``write``, one more copy, as most clients do), so the figures measure the server, not the client.
+Prints MB/s (10^6 bytes per second) of cp, upload and download, the ratios upload/cp and
+download/cp, and the server process's peak RSS growth during each transfer (psutil, sampled every
+10 ms). Targets: ratios ≥ 0.7, growth ≤ 64 MiB.
 
 Uploads are fsync'ed before they appear (that is what makes them durable and atomic); ``cp`` is
 not, so the cp + fsync figure is printed as well for a like-for-like comparison.
@@ -18,6 +23,8 @@ not, so the cp + fsync figure is printed as well for a like-for-like comparison.
 from __future__ import annotations
 
 import argparse
+import ctypes
+import fcntl
 import hashlib
 import os
 import shutil
@@ -29,6 +36,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -110,7 +118,38 @@ def http_put_file(port: int, path: str, token: str, source: Path) -> float:
     return time.perf_counter() - start
 
 
-def http_get_file(port: int, path: str, token: str, target: Path) -> float:
+def _recv_to_file(sock: socket.socket, handle, left: int) -> None:
+    buffer = bytearray(MiB)
+    view = memoryview(buffer)
+    while left:
+        got = sock.recv_into(view, min(MiB, left))
+        if not got:
+            raise ConnectionError("the download ended early")
+        handle.write(view[:got])
+        left -= got
+
+
+def _splice_to_file(sock: socket.socket, handle, left: int) -> None:
+    read_end, write_end = os.pipe()
+    try:
+        try:
+            fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, MiB)
+        except OSError:
+            pass  # the default 64 KiB pipe only means more calls
+        while left:
+            got = os.splice(sock.fileno(), write_end, min(MiB, left))
+            if not got:
+                raise ConnectionError("the download ended early")
+            moved = 0
+            while moved < got:
+                moved += os.splice(read_end, handle.fileno(), got - moved)
+            left -= got
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+def http_get_file(port: int, path: str, token: str, target: Path, *, splice: bool = True) -> float:
     start = time.perf_counter()
     with socket.create_connection(("127.0.0.1", port)) as sock, open(target, "wb", buffering=0) as handle:
         sock.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
@@ -120,15 +159,55 @@ def http_get_file(port: int, path: str, token: str, target: Path) -> float:
             raise RuntimeError(f"download answered {status}")
         left = int(headers["content-length"]) - len(first)
         handle.write(first)
-        buffer = bytearray(MiB)
-        view = memoryview(buffer)
-        while left:
-            got = sock.recv_into(view, min(MiB, left))
-            if not got:
-                raise ConnectionError("the download ended early")
-            handle.write(view[:got])
-            left -= got
+        if splice and hasattr(os, "splice"):
+            _splice_to_file(sock, handle, left)
+        else:
+            _recv_to_file(sock, handle, left)
     return time.perf_counter() - start
+
+
+def _start_writeback() -> Any:
+    """Linux ``sync_file_range(fd, offset, n, SYNC_FILE_RANGE_WRITE)``, as the local backend uses it."""
+    try:
+        call = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return lambda fd, offset, count: None
+    call.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    return lambda fd, offset, count: call(fd, offset, count, 2)
+
+
+def bare_receive(source: Path, target: Path) -> float:
+    """The same bytes over loopback into a file with no HTTP server at all: one thread, recv_into a
+    1 MiB buffer, write, writeback started every 8 MiB, fsync at the end (an upload's durability).
+    The most a single-stream receiver gets from this machine; seconds."""
+    writeback = _start_writeback()
+    size = source.stat().st_size
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        def send() -> None:
+            with socket.create_connection(listener.getsockname()) as sock, open(source, "rb") as handle:
+                sock.sendfile(handle)
+
+        sender = threading.Thread(target=send)
+        start = time.perf_counter()
+        sender.start()
+        connection, _ = listener.accept()
+        with connection, open(target, "wb", buffering=0) as handle:
+            view = memoryview(bytearray(MiB))
+            got = flushed = 0
+            while got < size:
+                n = connection.recv_into(view)
+                if not n:
+                    raise ConnectionError("the sender stopped early")
+                handle.write(view[:n])
+                got += n
+                if got - flushed >= 8 * MiB:
+                    writeback(handle.fileno(), flushed, got - flushed)
+                    flushed = got
+            os.fsync(handle.fileno())
+        seconds = time.perf_counter() - start
+        sender.join()
+    target.unlink()
+    return seconds
 
 
 class PeakRss:
@@ -171,6 +250,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--app", default="console.asgi:application")
+    parser.add_argument("--http", default="console.server:HttpProtocol", help="uvicorn's --http (auto: its own)")
+    parser.add_argument("--recv-client", action="store_true", help="download with recv_into + write, not splice")
+    parser.add_argument("--bound", action="store_true",
+                        help="also time a bare loopback receiver into a file (no HTTP): the ceiling for uploads")
     parser.add_argument("--dir", default=None, help="where to put the files (default: the system temp folder)")
     args = parser.parse_args()
 
@@ -200,6 +283,7 @@ def main() -> None:
         subprocess.run(["sync", "-f", str(copy)], check=True)
         cp_sync_seconds = cp_seconds + time.perf_counter() - start
         copy.unlink()
+        bound_seconds = bare_receive(source, work / "bound.bin") if args.bound else None
 
         manage(env, "migrate", "--no-input", "-v", "0")
         token = manage(env, "shell", "-c", (
@@ -208,8 +292,8 @@ def main() -> None:
         )).strip().splitlines()[-1]
         port = free_port()
         log = (work / "server.log").open("w")
-        server = subprocess.Popen([sys.executable, "-m", "uvicorn", args.app, "--host", "127.0.0.1", "--port",
-                                   str(port), "--no-access-log", "--log-level", "warning"],
+        server = subprocess.Popen([sys.executable, "-m", "uvicorn", args.app, "--http", args.http, "--host",
+                                   "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
                                   cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         headers = {"Authorization": f"Bearer {token}"}
@@ -233,21 +317,27 @@ def main() -> None:
             up_seconds = http_put_file(port, content, token, source)
         download = work / "download.bin"
         with PeakRss(server.pid) as down_rss:
-            down_seconds = http_get_file(port, content, token, download)
+            down_seconds = http_get_file(port, content, token, download, splice=not args.recv_client)
 
         stored = work / "storage" / "bench" / "bench.bin"
         same = sha256(source) == sha256(stored) == sha256(download)
         mb = size / 1e6
-        print(f"\nfile: {args.size_mib} MiB, server: uvicorn {args.app}, backend: local disk")
+        print(f"\nfile: {args.size_mib} MiB, server: uvicorn {args.app} --http {args.http}, backend: local disk")
         print(f"cp                  {mb / cp_seconds:8.0f} MB/s  ({cp_seconds:.2f} s)")
         print(f"cp + fsync          {mb / cp_sync_seconds:8.0f} MB/s  ({cp_sync_seconds:.2f} s)")
+        if bound_seconds is not None:
+            print(f"bare receiver       {mb / bound_seconds:8.0f} MB/s  ({bound_seconds:.2f} s)   "
+                  f"no HTTP: recv_into + write + fsync, {cp_seconds / bound_seconds:.2f} x cp")
         print(f"upload (HTTP PUT)   {mb / up_seconds:8.0f} MB/s  ({up_seconds:.2f} s)   "
               f"peak server RSS growth {up_rss.growth_mib:.1f} MiB")
+        client = "recv_into + write" if args.recv_client or not hasattr(os, "splice") else "splice"
         print(f"download (HTTP GET) {mb / down_seconds:8.0f} MB/s  ({down_seconds:.2f} s)   "
-              f"peak server RSS growth {down_rss.growth_mib:.1f} MiB")
+              f"peak server RSS growth {down_rss.growth_mib:.1f} MiB   (client: {client})")
         print(f"ratios: upload/cp {cp_seconds / up_seconds:.2f}, download/cp {cp_seconds / down_seconds:.2f}; "
               f"upload/(cp + fsync) {cp_sync_seconds / up_seconds:.2f}")
         print(f"content identical after the round trip: {same}")
+        # A shared 2-core machine: another process's work shows in the figures.
+        print("load average (1, 5, 15 min) at the end: " + ", ".join(f"{load:.2f}" for load in os.getloadavg()))
     finally:
         if server is not None:
             server.terminate()

@@ -1,7 +1,10 @@
 """ASGI entry point: HTTP (DRF API, SPA, admin, browse proxy) and WebSockets in one server.
 
-Run with ``uvicorn console.asgi:application``. HTTP goes through Django's ASGI handler, extended
-so the storage upload endpoints read their bodies as a stream (storage/asgi.py).
+Run with ``uvicorn console.asgi:application --ws websockets --http console.server:HttpProtocol``.
+HTTP goes through Django's ASGI handler, extended so the storage upload endpoints read their bodies
+as a stream and local files download with sendfile when the server offers it (storage/asgi.py);
+``console.server.HttpProtocol`` is the uvicorn protocol that offers it (without ``--http`` all works,
+downloads then stream through Python).
 """
 
 import os

@@ -50,7 +50,7 @@ def main() -> int:
     prefix = env.get("KILN_REDIS_PREFIX", "kiln")
     commands = {
         "web": [python, "-m", "uvicorn", "console.asgi:application", "--host", args.host, "--port", str(args.port),
-                "--ws", "websockets", "--no-access-log"],
+                "--ws", "websockets", "--http", "console.server:HttpProtocol", "--no-access-log"],
         # Jobs hold a process each for their whole run; bake ticks and housekeeping get their own.
         "jobs": [python, "-m", "celery", "-A", "console", "worker", "--loglevel", "INFO", "-n", "jobs@%h",
                  "-Q", f"{prefix}-jobs", "--concurrency", str(args.workers)],

@@ -8,6 +8,10 @@ as a file-like stream that pulls from the ASGI ``receive`` channel as the view r
 runs in a worker thread; each read waits on the event loop for about a MiB). Every other request
 goes through Django's handler unchanged.
 
+Downloads of local files (``storage.http.FileRangeResponse``) are sent with the ASGI extension
+``http.response.zerocopysend`` when the server offers it (``console.server.HttpProtocol`` does):
+the server sends the file with sendfile(2), no byte passes through Python. Elsewhere they stream.
+
 ``console/asgi.py`` serves HTTP with it instead of ``get_asgi_application()``.
 """
 
@@ -23,16 +27,21 @@ from typing import Any
 
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler
+from django.http import HttpResponseBase
+
+from storage.http import FileRangeResponse
 
 STREAMED = (
     ("PUT", re.compile(r"^/api/v1/storage/content/$")),
     ("PATCH", re.compile(r"^/api/v1/storage/uploads/[0-9a-fA-F-]{32,36}/$")),
 )
+ZEROCOPY = "http.response.zerocopysend"  # the ASGI extension (asgiref docs, "Zero Copy Send")
 READ_TIMEOUT = 120.0  # seconds without a byte from the client before the upload counts as dropped
 FILL = 1 << 20
 
 _streaming: ContextVar[bool] = ContextVar("kiln_streaming_body", default=False)
 _body: ContextVar[ASGIBodyStream | None] = ContextVar("kiln_asgi_body", default=None)
+_zerocopy: ContextVar[bool] = ContextVar("kiln_zerocopy", default=False)
 
 
 class ClientDisconnected(OSError):
@@ -138,16 +147,40 @@ def _wants_stream(scope: dict[str, Any]) -> bool:
     return any(method == verb and pattern.match(path) for verb, pattern in STREAMED)
 
 
+def _head(response: HttpResponseBase) -> dict[str, Any]:
+    """The ``http.response.start`` message, as Django's ``send_response`` makes it."""
+    headers = [(name.encode("ascii"), value.encode("latin1")) for name, value in response.items()]
+    headers += [(b"Set-Cookie", cookie.output(header="").encode("ascii").strip())
+                for cookie in response.cookies.values()]
+    return {"type": "http.response.start", "status": response.status_code, "headers": headers}
+
+
 class StreamingUploadASGIHandler(ASGIHandler):
-    """Django's ASGI handler, with streamed bodies for the storage upload endpoints."""
+    """Django's ASGI handler, with streamed bodies for the storage upload endpoints and zero-copy
+    downloads of local files."""
 
     async def handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         token, body_token = _streaming.set(_wants_stream(scope)), _body.set(None)
+        zerocopy_token = _zerocopy.set(ZEROCOPY in (scope.get("extensions") or {}))
         try:
             await super().handle(scope, receive, send)
         finally:
+            _zerocopy.reset(zerocopy_token)
             _body.reset(body_token)
             _streaming.reset(token)
+
+    async def send_response(self, response: HttpResponseBase, send: Any) -> None:
+        reader = response.reader if isinstance(response, FileRangeResponse) else None
+        if reader is None or not _zerocopy.get():
+            return await super().send_response(response, send)
+        try:
+            await send(_head(response))
+            message = {"type": ZEROCOPY, "file": reader.file, "offset": reader.start, "more_body": False}
+            if reader.length is not None:
+                message["count"] = reader.length
+            await send(message)
+        finally:
+            reader.close()  # the application closes the file, not the server (the extension's rule)
 
     async def read_body(self, receive: Any) -> Any:
         if not _streaming.get():

@@ -4,6 +4,9 @@ streamed responses that suit the server they run in.
 Under ASGI a streamed response must be an *async* iterator: Django consumes a sync one by reading
 it whole into a list first. So each chunk is produced in a worker thread and awaited; under WSGI
 (and the in-process test client) a plain iterator is handed over.
+
+A file on the local disk is also offered as itself (``FileRangeResponse``): when the server offers
+the ASGI zero-copy extension, ``storage.asgi`` sends it with sendfile(2) instead of the chunks.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse, Unread
 from django.utils.http import content_disposition_header, http_date, parse_http_date_safe
 
 from console.errors import error_body
-from storage.backends.base import Entry, UploadInterrupted
+from storage.backends.base import Entry, FileChunkReader, UploadInterrupted
 
 BODY_CHUNK = 1 << 20
 _IO = ThreadPoolExecutor(max_workers=16, thread_name_prefix="kiln-storage-io")
@@ -96,6 +99,33 @@ def streamed(request: HttpRequest, iterator: Iterator[bytes], *, status: int = 2
              content_type: str = "application/octet-stream") -> StreamingHttpResponse:
     content = _async_chunks(iterator) if isinstance(request, ASGIRequest) else _sync_chunks(iterator)
     return StreamingHttpResponse(content, status=status, content_type=content_type)
+
+
+class FileRangeResponse(StreamingHttpResponse):
+    """A streamed range of a local file that the ASGI handler may send as the file itself
+    (``reader.file``, ``reader.start``, ``reader.length``) when the server can; its chunks are the
+    fallback. A middleware that replaces the body gets what it made sent instead (``reader`` is
+    then ``None``)."""
+
+    reader: FileChunkReader | None = None
+
+    @property
+    def streaming_content(self) -> Any:
+        return super().streaming_content
+
+    @streaming_content.setter
+    def streaming_content(self, value: Any) -> None:
+        self.reader = None
+        self._set_streaming_content(value)
+
+
+def _file_streamed(request: HttpRequest, reader: Iterator[bytes], *, status: int,
+                   content_type: str) -> StreamingHttpResponse:
+    if not (isinstance(request, ASGIRequest) and isinstance(reader, FileChunkReader)):
+        return streamed(request, reader, status=status, content_type=content_type)
+    response = FileRangeResponse(_async_chunks(reader), status=status, content_type=content_type)
+    response.reader = reader
+    return response
 
 
 def _protect(response: HttpResponse | StreamingHttpResponse) -> None:
@@ -181,8 +211,8 @@ def file_response(request: HttpRequest, *, entry: Entry, open_chunks: Any, head:
     if head:
         response: HttpResponse | StreamingHttpResponse = HttpResponse(status=status, content_type=content_type)
     else:
-        response = streamed(request, open_chunks(start=start, length=length), status=status,
-                            content_type=content_type)
+        response = _file_streamed(request, open_chunks(start=start, length=length), status=status,
+                                  content_type=content_type)
     response["Content-Length"] = str(length)
     response["Accept-Ranges"] = "bytes"
     if status == 206:

@@ -110,7 +110,7 @@ def asgi_server(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterato
         env = process_env()
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "console.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-         "--ws", "websockets", "--no-access-log"],
+         "--ws", "websockets", "--http", "console.server:HttpProtocol", "--no-access-log"],
         cwd=REPO, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"

@@ -200,6 +200,18 @@ class ChunkReader(Iterator[bytes]):
             self._readable.close()
 
 
+class FileChunkReader(ChunkReader):
+    """A ``ChunkReader`` over an open regular file on a local disk, ``length`` bytes from ``start``
+    (to the end when ``None``); it also offers the file itself, so a server can send those bytes
+    with sendfile(2) instead of reading them (``storage.http.file_response``)."""
+
+    def __init__(self, file: Any, *, start: int, length: int | None, chunk_size: int) -> None:
+        super().__init__(file, remaining=length, chunk_size=chunk_size)
+        self.file = file
+        self.start = start
+        self.length = length
+
+
 class StorageBackend(ABC):
     """Files of every user's home, on one medium. All paths are ``Key``s; all methods are
     synchronous and stream: none holds a whole file in memory."""

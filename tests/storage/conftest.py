@@ -2,8 +2,9 @@
 S3 on a real S3-compatible HTTP server (moto's standalone server, a subprocess on loopback).
 
 ``storage`` switches this process's settings; ``live`` also gives a real uvicorn (in its own
-process, configured through its environment) serving ``console.asgi:application`` on the same
-backend, for tests that cut connections or need the real ASGI path.
+process, configured through its environment, with Kiln's HTTP protocol ``console.server``) serving
+``console.asgi:application`` on the same backend, for tests that cut connections or need the real
+ASGI path.
 """
 
 from __future__ import annotations
@@ -163,11 +164,17 @@ def local_storage(settings, tmp_path) -> StorageSetup:
 # --- real servers -----------------------------------------------------------------------------------
 
 
-def _start_server(setup: StorageSetup, log: Path, *, app: str = "console.asgi:application") -> LiveServer:
+HTTP_PROTOCOL = "console.server:HttpProtocol"  # as deployed: zero-copy downloads, bodies as received
+
+
+def _start_server(setup: StorageSetup, log: Path, *, app: str = "console.asgi:application",
+                  http: str | None = HTTP_PROTOCOL) -> LiveServer:
     port = free_port()
     env = {**process_env(), **setup.env(), "DJANGO_SETTINGS_MODULE": "tests.storage.live_settings"}
+    protocol = ["--http", http] if http else []
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+        [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+         *protocol],
         cwd=REPO, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
@@ -202,6 +209,16 @@ def _live_local(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterato
     with django_db_blocker.unblock():
         server = _start_server(setup, base / "server.log")
     yield Live(server, setup)
+    _stop(server.process)
+
+
+@pytest.fixture(scope="session")
+def stock_uvicorn(_live_local, django_db_blocker, tmp_path_factory) -> Iterator[LiveServer]:
+    """uvicorn's own HTTP protocol (no zero-copy extension) on the same root as ``live`` on the local
+    disk: downloads stream, as for anyone who runs ``uvicorn console.asgi:application`` bare."""
+    with django_db_blocker.unblock():
+        server = _start_server(_live_local.setup, tmp_path_factory.mktemp("stock") / "server.log", http=None)
+    yield server
     _stop(server.process)
 
 
