@@ -19,6 +19,7 @@ import struct
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
 
@@ -172,7 +173,9 @@ def _through_handler(scope: dict[str, Any]) -> list[dict[str, Any]]:
             message = {**message, "bytes": os.pread(file.fileno(), message["count"], message["offset"])}
         sent.append(message)
 
-    async_to_sync(StreamingUploadASGIHandler())(scope, receive, send)
+    # In a thread of its own: an earlier test (Playwright's) may leave an event loop running here.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(async_to_sync(StreamingUploadASGIHandler()), scope, receive, send).result()
     return sent
 
 
