@@ -153,3 +153,12 @@ def test_a_wide_bake_starts_in_slices_and_asks_for_the_next_tick(bob, monkeypatc
             orchestrator.bake_tick(bake_id=bake.pk)
         assert running() == expected
         assert ticks == ([bake.pk] if asks_again else [])
+
+
+def test_a_bake_plans_without_the_flows_other_batch_files():
+    files = {".neuro/project.yml": "id: p\n", ".neuro/live.yml": "kind: live\n",
+             ".neuro/chain.yml": "kind: batch\ntasks: []\n", ".neuro/wide.yml": "# many tasks\nkind: 'batch'  # x\n",
+             ".neuro/act.yml": "kind: batch-action\n", "actions/a.yaml": "kind: batch-action\n"}
+    kept = orchestrator._files_for_batch(files, "chain")
+    assert sorted(kept) == [".neuro/act.yml", ".neuro/chain.yml", ".neuro/live.yml", ".neuro/project.yml",
+                            "actions/a.yaml"]
