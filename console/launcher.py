@@ -32,8 +32,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default=os.environ.get("KILN_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("KILN_PORT", "8000")))
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("KILN_WORKER_CONCURRENCY", "4")),
-                        help="processes of the Celery worker (each runs one job or bake step at a time)")
+    parser.add_argument("--workers", type=int,
+                        default=int(os.environ.get("KILN_WORKER_CONCURRENCY", str(os.cpu_count() or 2))),
+                        help="jobs worker processes (each runs up to KILN_JOB_SLOTS jobs at once); one per CPU")
     args = parser.parse_args()
 
     env = dict(os.environ)
