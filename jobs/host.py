@@ -29,6 +29,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 
 from jobs.exec_host import ExecHost
+from jobs.models import Job
 from jobs.runner import POLL_SECONDS, JobRunner, job_run_claimed
 from jobs.runtime import get_runtime
 from jobs.services import (
@@ -104,21 +105,22 @@ class JobHost:
             batch, waiting = waiting[:count], waiting[count:]
             self._claim_and_start(batch)
 
-    def start_now(self, job_ids: list[str]) -> list[str]:
-        """Start as many of these new jobs here as free slots allow; returns the ids left over."""
+    def start_now(self, jobs: list[Job]) -> list[Job]:
+        """Start as many of these new jobs (just created here) as free slots allow; returns the
+        ones left over."""
         with self.changed:
-            count = 0 if self.stopping else min(self._free(), len(job_ids))
+            count = 0 if self.stopping else min(self._free(), len(jobs))
             self.reserved += count
         if count:
-            self._claim_and_start(job_ids[:count])
-        return job_ids[count:]
+            self._claim_and_start([job.pk for job in jobs[:count]], known={job.pk: job for job in jobs[:count]})
+        return jobs[count:]
 
     def _free(self) -> int:
         return max(self.slots - len(self.runners) - self.reserved, 0)
 
-    def _claim_and_start(self, job_ids: list[str]) -> None:
+    def _claim_and_start(self, job_ids: list[str], known: dict[str, Job] | None = None) -> None:
         try:
-            jobs = jobs_claim(job_ids=job_ids, worker=self.worker, exec_channel=self.exec_channel)
+            jobs = jobs_claim(job_ids=job_ids, worker=self.worker, exec_channel=self.exec_channel, known=known)
         finally:
             with self.changed:
                 self.reserved -= len(job_ids)

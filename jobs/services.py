@@ -221,11 +221,10 @@ def _enqueue_many(jobs: list[Job]) -> None:
     for job in jobs:
         _publish_job(job, "job.created")
     host = JobHost.current()
-    ids = [job.pk for job in jobs]
-    if host is not None:
-        ids = host.start_now(ids)
-    if not ids:
+    rest = host.start_now(jobs) if host is not None else jobs
+    if not rest:
         return
+    ids = [job.pk for job in rest]
     with run_jobs.app.producer_or_acquire() as producer:  # one connection for the whole batch
         for start in range(0, len(ids), RUN_MESSAGE_SIZE):
             run_jobs.apply_async((ids[start:start + RUN_MESSAGE_SIZE],), producer=producer)
@@ -346,28 +345,58 @@ class JobEnd:
     log_lines: int
 
 
-def jobs_claim(*, job_ids: list[str], worker: str, exec_channel: str = "") -> list[Job]:
-    """Take the pending jobs among ``job_ids`` for ``worker`` (status running, attempt + 1) in a
-    handful of queries; jobs cancelled meanwhile or claimed by another worker are left out.
-    ``exec_channel``: where exec sessions of these jobs are to be opened."""
+def jobs_claim(*, job_ids: list[str], worker: str, exec_channel: str = "",
+               known: dict[str, Job] | None = None) -> list[Job]:
+    """Take the pending jobs among ``job_ids`` for ``worker`` (status running, attempt + 1);
+    jobs cancelled meanwhile or claimed by another worker are left out. ``exec_channel``: where
+    exec sessions of these jobs are to be opened. ``known``: jobs already in memory (just
+    created here), brought up to date instead of read again. On PostgreSQL: one UPDATE … RETURNING
+    and one INSERT (plus a read of the jobs not known)."""
     now = timezone.now()
     description = f"Running on {worker}"
+    fields = {"status": JobStatus.RUNNING, "reason": "Started", "status_description": description, "worker": worker,
+              "exec_channel": exec_channel, "heartbeat_at": now, "started_at": now}
+    known = known or {}
     with transaction.atomic():
-        ids = list(Job.objects.select_for_update(skip_locked=True)
-                   .filter(pk__in=job_ids, status=JobStatus.PENDING).values_list("pk", flat=True))
-        if not ids:
+        if connection.vendor == "postgresql":
+            claimed = _claim_rows(job_ids, fields)
+        else:
+            ids = list(Job.objects.select_for_update(skip_locked=True)
+                       .filter(pk__in=job_ids, status=JobStatus.PENDING).values_list("pk", flat=True))
+            Job.objects.filter(pk__in=ids).update(
+                **fields, attempt=F("attempt") + 1,
+                http_target=Case(When(http_port__isnull=True, then=Value("")),
+                                 default=Concat(Value(f"{settings.KILN_WORKER_ADDRESS}:"),
+                                                Cast("http_port", CharField()))))
+            claimed = dict(Job.objects.filter(pk__in=ids).values_list("pk", "attempt"))
+        if not claimed:
             return []
-        Job.objects.filter(pk__in=ids).update(
-            status=JobStatus.RUNNING, reason="Started", status_description=description, worker=worker,
-            exec_channel=exec_channel, heartbeat_at=now, started_at=now, attempt=F("attempt") + 1,
-            http_target=Case(When(http_port__isnull=True, then=Value("")),
-                             default=Concat(Value(f"{settings.KILN_WORKER_ADDRESS}:"),
-                                            Cast("http_port", CharField()))))
-        jobs = list(Job.objects.select_related("owner").prefetch_related("tag_rows").filter(pk__in=ids))
+        jobs = [known[pk] for pk in claimed if pk in known]
+        for job in jobs:
+            for name, value in fields.items():
+                setattr(job, name, value)
+            job.attempt = claimed[job.pk]
+            job.http_target = f"{settings.KILN_WORKER_ADDRESS}:{job.http_port}" if job.http_port else ""
+        missing = [pk for pk in claimed if pk not in known]
+        if missing:
+            jobs += list(Job.objects.select_related("owner").prefetch_related("tag_rows").filter(pk__in=missing))
         JobStatusEvent.objects.bulk_create([JobStatusEvent(job=job, status=JobStatus.RUNNING, reason="Started",
                                                            description=description, at=now) for job in jobs])
     _announce(jobs)
     return jobs
+
+
+def _claim_rows(job_ids: list[str], fields: dict[str, Any]) -> dict[str, int]:
+    """The claiming UPDATE on PostgreSQL: the ids it moved, with their new attempt. A job another
+    worker is claiming at the same moment waits for that transaction, then no longer matches."""
+    columns = ", ".join(f"{name} = %s" for name in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Job._meta.db_table} SET {columns}, attempt = attempt + 1, "  # noqa: S608 — names are ours
+            "http_target = CASE WHEN http_port IS NULL THEN '' ELSE %s || http_port::text END "
+            "WHERE id = ANY(%s) AND status = %s RETURNING id, attempt",
+            [*fields.values(), f"{settings.KILN_WORKER_ADDRESS}:", list(job_ids), JobStatus.PENDING])
+        return dict(cursor.fetchall())
 
 
 def jobs_finish(*, ends: list[JobEnd]) -> list[Job]:

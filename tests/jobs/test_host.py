@@ -50,7 +50,7 @@ def test_a_full_host_waits_for_a_free_slot_and_start_now_leaves_the_rest(host, q
     for job in long_ones:
         wait_status(job, "running")
     extra = queued("true", count=2)
-    assert host.start_now([job.pk for job in extra]) == [job.pk for job in extra]  # no slot: left over
+    assert host.start_now(extra) == extra  # no slot: left over
     waiting = threading.Thread(target=host.submit, args=([extra[0].pk],))
     waiting.start()
     waiting.join(1)
@@ -63,6 +63,15 @@ def test_a_full_host_waits_for_a_free_slot_and_start_now_leaves_the_rest(host, q
     for job in long_ones[1:]:
         services.job_kill(job=job, by=job.owner)
     wait_for(lambda: not host.runners, timeout=30)
+
+
+def test_new_jobs_started_here_are_claimed_in_memory(host, queued, django_assert_max_num_queries):
+    jobs = queued("echo ok", count=2)
+    with django_assert_max_num_queries(4):  # the claim and its events, without reading the jobs again
+        assert host.start_now(jobs) == []
+    assert all((job.attempt, job.worker, job.exec_channel) == (1, "test-host", host.exec_channel) for job in jobs)
+    for job in jobs:
+        assert wait_status(job, "succeeded").attempt == 1
 
 
 def test_a_job_claimed_elsewhere_is_not_run_twice(host, queued):
