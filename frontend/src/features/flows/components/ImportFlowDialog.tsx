@@ -1,6 +1,5 @@
 import { useId, useState, type FormEvent } from "react";
-import { Dialog } from "@/components/Dialog";
-import { errorMessage } from "@/lib/api";
+import { FormDialog } from "@/components/FormDialog";
 import { useImportFlow } from "../api";
 import { typedFolderUri } from "../paths";
 import type { Flow } from "../types";
@@ -42,55 +41,43 @@ export function ImportFlowDialog({ open, onClose, onImported }: { open: boolean;
   };
 
   return (
-    <Dialog
+    <FormDialog
       open={open}
       onClose={close}
       title="Import flow"
       label="Import flow"
       subtitle="A project folder in storage with an .apolo/ or .neuro/ config folder."
-      footer={
-        <>
-          <button type="button" className="button" onClick={close} disabled={importFlow.isPending}>
-            Cancel
-          </button>
-          <button type="submit" form={formId} className="button button-primary" disabled={importFlow.isPending}>
-            {importFlow.isPending ? "Importing…" : "Import"}
-          </button>
-        </>
-      }
+      formId={formId}
+      onSubmit={onSubmit}
+      pending={importFlow.isPending}
+      submitLabel="Import"
+      pendingLabel="Importing…"
+      error={importFlow.isError ? importFlow.error : null}
     >
-      <form id={formId} className="flow-form" onSubmit={onSubmit} noValidate>
-        {importFlow.isError ? (
-          <p className="form-error" role="alert">
-            {errorMessage(importFlow.error)}
-          </p>
-        ) : null}
-        <div className="field">
-          <label className="field-label" htmlFor={`${formId}-folder`}>
-            Folder
-          </label>
-          <input
-            id={`${formId}-folder`}
-            className="input flow-mono"
-            value={folder}
-            onChange={(event) => setFolder(event.target.value)}
-            placeholder="storage:my-project"
-            aria-invalid={problem ? true : undefined}
-            data-autofocus
-            spellCheck={false}
-          />
-          <span className="flow-hint">
-            <code>storage:my-project</code> or <code>my-project</code> (in my home); <code>storage:/alice/project</code> or{" "}
-            <code>~alice/project</code> (shared with me).
+      <div className="field">
+        <label className="field-label" htmlFor={`${formId}-folder`}>
+          Folder
+        </label>
+        <input
+          id={`${formId}-folder`}
+          className="input flow-mono"
+          value={folder}
+          onChange={(event) => setFolder(event.target.value)}
+          placeholder="storage:my-project"
+          aria-invalid={problem ? true : undefined}
+          data-autofocus
+          spellCheck={false}
+        />
+        <span className="flow-hint">
+          <code>storage:my-project</code> or <code>my-project</code> (in my home); <code>storage:/alice/project</code> or{" "}
+          <code>~alice/project</code> (shared with me).
+        </span>
+        {problem ? (
+          <span className="flow-field-error" data-testid="field-error">
+            {problem}
           </span>
-          {problem ? (
-            <span className="flow-field-error" data-testid="field-error">
-              {problem}
-            </span>
-          ) : null}
-        </div>
-      </form>
-    </Dialog>
+        ) : null}
+      </div>
+    </FormDialog>
   );
 }
-

@@ -1,6 +1,5 @@
 import { useId, useState, type FormEvent } from "react";
-import { Dialog } from "@/components/Dialog";
-import { errorMessage } from "@/lib/api";
+import { FormDialog } from "@/components/FormDialog";
 import { useCreateFlow } from "../api";
 import type { Flow } from "../types";
 
@@ -42,59 +41,48 @@ export function NewFlowDialog({ open, onClose, onCreated }: { open: boolean; onC
   };
 
   return (
-    <Dialog
+    <FormDialog
       open={open}
       onClose={close}
       title="New flow"
       subtitle="From Kiln's project template: live jobs train, server and shell; a prepare → train → report batch."
-      footer={
-        <>
-          <button type="button" className="button" onClick={close} disabled={create.isPending}>
-            Cancel
-          </button>
-          <button type="submit" form={formId} className="button button-primary" disabled={create.isPending}>
-            {create.isPending ? "Creating…" : "Create"}
-          </button>
-        </>
-      }
+      formId={formId}
+      onSubmit={onSubmit}
+      pending={create.isPending}
+      submitLabel="Create"
+      pendingLabel="Creating…"
+      error={create.isError ? create.error : null}
     >
-      <form id={formId} className="flow-form" onSubmit={onSubmit} noValidate>
-        {create.isError ? (
-          <p className="form-error" role="alert">
-            {errorMessage(create.error)}
-          </p>
-        ) : null}
-        <div className="field">
-          <label className="field-label" htmlFor={`${formId}-name`}>
-            Name
-          </label>
-          <input
-            id={`${formId}-name`}
-            className="input flow-mono"
-            value={name}
-            onChange={(event) => setName(event.target.value)}
-            placeholder="my_flow"
-            aria-invalid={problem ? true : undefined}
-            aria-describedby={`${formId}-name-hint`}
-            data-autofocus
-            spellCheck={false}
-          />
-          <span className="flow-hint" id={`${formId}-name-hint`}>
-            The flow id and its folder: <code>storage:{name.trim() || "<name>"}</code>.
+      <div className="field">
+        <label className="field-label" htmlFor={`${formId}-name`}>
+          Name
+        </label>
+        <input
+          id={`${formId}-name`}
+          className="input flow-mono"
+          value={name}
+          onChange={(event) => setName(event.target.value)}
+          placeholder="my_flow"
+          aria-invalid={problem ? true : undefined}
+          aria-describedby={`${formId}-name-hint`}
+          data-autofocus
+          spellCheck={false}
+        />
+        <span className="flow-hint" id={`${formId}-name-hint`}>
+          The flow id and its folder: <code>storage:{name.trim() || "<name>"}</code>.
+        </span>
+        {problem ? (
+          <span className="flow-field-error" data-testid="field-error">
+            {problem}
           </span>
-          {problem ? (
-            <span className="flow-field-error" data-testid="field-error">
-              {problem}
-            </span>
-          ) : null}
-        </div>
-        <div className="field">
-          <label className="field-label" htmlFor={`${formId}-title`}>
-            Title
-          </label>
-          <input id={`${formId}-title`} className="input" value={title} onChange={(event) => setTitle(event.target.value)} placeholder="My flow" />
-        </div>
-      </form>
-    </Dialog>
+        ) : null}
+      </div>
+      <div className="field">
+        <label className="field-label" htmlFor={`${formId}-title`}>
+          Title
+        </label>
+        <input id={`${formId}-title`} className="input" value={title} onChange={(event) => setTitle(event.target.value)} placeholder="My flow" />
+      </div>
+    </FormDialog>
   );
 }
