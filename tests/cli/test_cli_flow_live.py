@@ -12,6 +12,7 @@ import pytest
 from flows.models import Bake
 from jobs.models import Job
 from tests.conftest import PASSWORD
+from tests.flows.helpers import DIAMOND
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -32,25 +33,6 @@ jobs:
     params:
       who: world
     bash: echo "hello ${{ params.who }}"; cat /project/data/greeting.txt
-"""
-DIAMOND = """\
-kind: batch
-tasks:
-  - id: a
-    image: python:3.11
-    bash: echo "::set-output name=word::kiln"
-  - id: b
-    needs: [a]
-    image: python:3.11
-    bash: echo "::set-output name=upper::${{ upper(needs.a.outputs.word) }}"
-  - id: c
-    needs: [a]
-    image: python:3.11
-    bash: echo c
-  - id: d
-    needs: [b, c]
-    image: python:3.11
-    bash: echo "got ${{ needs.b.outputs.upper }}"; echo "::set-output name=final::${{ needs.b.outputs.upper }}-done"
 """
 FAILING = """\
 kind: batch

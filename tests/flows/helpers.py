@@ -24,6 +24,28 @@ jobs:
 """
 
 
+# a → b, c → d, with outputs passed along (bakes and `kiln flow bake` tests).
+DIAMOND = """\
+kind: batch
+tasks:
+  - id: a
+    image: python:3.11
+    bash: echo "::set-output name=word::kiln"
+  - id: b
+    needs: [a]
+    image: python:3.11
+    bash: echo "::set-output name=upper::${{ upper(needs.a.outputs.word) }}"
+  - id: c
+    needs: [a]
+    image: python:3.11
+    bash: echo c
+  - id: d
+    needs: [b, c]
+    image: python:3.11
+    bash: echo "got ${{ needs.b.outputs.upper }}"; echo "::set-output name=final::${{ needs.b.outputs.upper }}-done"
+"""
+
+
 def make_flow(user, name: str = "testflow", **batches: str) -> Flow:
     files = {".neuro/project.yml": f"id: {name}\n", ".neuro/live.yml": textwrap.dedent(LIVE)}
     for batch, text in batches.items():

@@ -7,30 +7,9 @@ from console.errors import Conflict, Forbidden, NotFound, Unprocessable
 from flows import services
 from flows.models import BakeAttempt
 from jobs.models import Job
-from tests.flows.helpers import make_flow, task_statuses, tasks_of, wait_bake
+from tests.flows.helpers import DIAMOND, make_flow, task_statuses, tasks_of, wait_bake
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
-
-DIAMOND = """
-kind: batch
-tasks:
-  - id: a
-    image: python:3.11
-    bash: echo "::set-output name=word::kiln"
-  - id: b
-    needs: [a]
-    image: python:3.11
-    bash: echo "::set-output name=upper::${{ upper(needs.a.outputs.word) }}"
-  - id: c
-    needs: [a]
-    image: python:3.11
-    bash: echo c
-  - id: d
-    needs: [b, c]
-    image: python:3.11
-    bash: echo "got ${{ needs.b.outputs.upper }}"; echo "::set-output name=final::${{ needs.b.outputs.upper }}-done"
-"""
-
 
 def test_diamond_runs_in_order_and_passes_outputs(celery_workers, bob):
     flow = make_flow(bob, diamond=DIAMOND)
