@@ -7,8 +7,12 @@ import { filtersFromSearch, filtersToSearch, type JobFilters } from "../filters"
 export function useJobFilters(): [JobFilters, (patch: Partial<JobFilters>) => void] {
   const [params, setParams] = useSearchParams();
   const filters = useMemo(() => filtersFromSearch(params), [params]);
+  // Applied at once (flushSync), not as a transition: a controlled checkbox snapped back until the
+  // navigation committed, and a second quick change (a tab, then a checkbox) merged into the
+  // parameters of the render before the first.
   const update = useCallback(
-    (patch: Partial<JobFilters>) => setParams((current) => filtersToSearch({ ...filtersFromSearch(current), ...patch }), { replace: true }),
+    (patch: Partial<JobFilters>) =>
+      setParams((current) => filtersToSearch({ ...filtersFromSearch(current), ...patch }), { replace: true, flushSync: true }),
     [setParams],
   );
   return [filters, update];
