@@ -1,5 +1,6 @@
 """The Celery app: ``celery -A console worker``. Configuration lives in settings (CELERY_*)."""
 
+import gc
 import os
 
 from celery import Celery
@@ -23,6 +24,15 @@ def _keep_database_connections(**_: object) -> None:
     for alias in connections:
         connections[alias].settings_dict["CONN_MAX_AGE"] = settings.KILN_WORKER_DB_CONN_MAX_AGE
         connections[alias].settings_dict["CONN_HEALTH_CHECKS"] = True
+
+
+@worker_process_init.connect
+def _freeze_startup_objects(**_: object) -> None:
+    """Move what Django, Celery and the apps built at start-up out of the garbage collector's
+    sight: a full collection then walks only what tasks created. In a busy job host (threads,
+    querysets, model instances per job) collections cost ~5 % of all CPU before this."""
+    gc.collect()
+    gc.freeze()
 
 
 @task_prerun.connect

@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -150,14 +151,14 @@ class Tick:
         job_ids = [task.job_id for task in running]
         # Most of a wide bake's jobs still run at any tick: read only those that ended.
         ended: dict[str, tuple[str, str, Any]] = {}
-        present = 0
         for batch in _batches(job_ids):
             rows = Job.objects.filter(pk__in=batch, status__in=FINAL_STATUSES)
             ended.update((pk, (status, reason, finished_at)) for pk, status, reason, finished_at
                          in rows.values_list("pk", "status", "reason", "finished_at"))
-            present += Job.objects.filter(pk__in=batch).count()
         gone: set[str] = set()
-        if present < len(job_ids):  # rare: jobs deleted under their tasks
+        if not ended:
+            # Jobs deleted under their tasks (rare) are looked for only when none ended, not on
+            # every tick of a chain: such a bake goes stale and its resuming tick finds them.
             gone = set(job_ids) - {pk for batch in _batches(job_ids)
                                    for pk in Job.objects.filter(pk__in=batch).values_list("pk", flat=True)}
         succeeded = [pk for pk, (status, _, _) in ended.items() if JOB_TO_TASK[status] == TaskStatus.SUCCEEDED]
@@ -386,14 +387,18 @@ def bake_tick(*, bake_id: str, wait: bool = True) -> bool:
     """One tick of the bake; with ``wait=False`` it gives up at once (False) when another tick
     holds the bake."""
     with transaction.atomic():
-        latest = BakeAttempt.objects.filter(bake_id=bake_id).order_by("-number").values_list("pk", flat=True).first()
-        if latest is None:
-            return True
-        rows = BakeAttempt.objects.select_for_update(skip_locked=not wait).select_related(
-            "bake", "bake__flow", "bake__created_by").filter(pk=latest)
-        attempt = rows.first()
+        # The latest attempt, locked: NOWAIT rather than SKIP LOCKED, which would hand back an
+        # older attempt when the latest is held. Only the attempt's row is locked, not the rows
+        # joined for the tick's use (the bake, its flow, its user).
+        latest = BakeAttempt.objects.select_for_update(nowait=not wait, of=("self",)).select_related(
+            "bake", "bake__flow", "bake__created_by").filter(bake_id=bake_id).order_by("-number")
+        try:
+            attempt = latest.first()
+        except OperationalError:  # locked by another tick
+            transaction.set_rollback(True)
+            return False
         if attempt is None:
-            return False  # locked by another tick
+            return True
         if attempt.status in (BakeStatus.SUCCEEDED, BakeStatus.FAILED, BakeStatus.CANCELLED):
             return True
         tick = Tick(attempt)
@@ -413,6 +418,8 @@ def bake_tick(*, bake_id: str, wait: bool = True) -> bool:
         tick.announce_tasks()
         tick.save()
         to_kill = tick.to_kill
+        running = sum(1 for task in tick.tasks.values() if task.status == TaskStatus.RUNNING)
+        transaction.on_commit(lambda: _running_after_tick.remember(bake_id, running))
         if tick.more:
             transaction.on_commit(lambda: request_tick(bake_id))
     for job_id in to_kill:
@@ -433,11 +440,28 @@ def tick_now_or_later(bake_id: str) -> None:
     is ticked right here, saving a queue round trip per hop; a wide one (a fan-out of hundreds)
     gets one queued tick for many endings, since every tick reads the whole attempt. A tick held
     elsewhere also means: queue one, so this ending is not missed."""
-    # Counting stops past the limit: a wide bake has hundreds running, and this runs per ending.
-    running = BakeTask.objects.filter(attempt__bake_id=bake_id, status=TaskStatus.RUNNING)[
-        :INLINE_TICK_MAX_RUNNING + 1].count()
+    running = _running_after_tick.get(bake_id)
+    if running is None:
+        # Counting stops past the limit: a wide bake has hundreds running.
+        running = BakeTask.objects.filter(attempt__bake_id=bake_id, status=TaskStatus.RUNNING)[
+            :INLINE_TICK_MAX_RUNNING + 1].count()
     if running > INLINE_TICK_MAX_RUNNING or not bake_tick(bake_id=bake_id, wait=False):
         request_tick(bake_id)
+
+
+class _RecentCounts(OrderedDict):
+    """Running tasks per bake as this process's last tick of it left them: the inline-or-queued
+    choice above needs no query on a chain's every hop. A bake another process widened meanwhile
+    is ticked inline once, correctly but slower; bounded, oldest out first."""
+
+    def remember(self, bake_id: str, running: int) -> None:
+        self[bake_id] = running
+        self.move_to_end(bake_id)
+        while len(self) > 1000:
+            self.popitem(last=False)
+
+
+_running_after_tick = _RecentCounts()
 
 
 def bakes_resume_stale() -> list[str]:

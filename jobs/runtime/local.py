@@ -18,6 +18,7 @@ from django.conf import settings
 
 from jobs.runtime.base import RunHandle, RunSpec, RuntimeUnavailable
 from jobs.runtime.limits import limits_for
+from jobs.runtime.shell import direct_argv
 
 SYSTEM_DIRS = ("/usr", "/etc", "/opt")
 MERGED_DIRS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -76,10 +77,12 @@ class LocalRuntime:
             args += ["--ro-bind-try", folder, folder]
         for mount in spec.mounts:
             args += ["--ro-bind" if mount.read_only else "--bind", str(mount.host_path), mount.mount_path]
-        for key, value in self.environment(spec.job_id, spec.env).items():
+        environment = self.environment(spec.job_id, spec.env)
+        for key, value in environment.items():
             args += ["--setenv", key, value]
         workdir = spec.workdir or "/"
-        args += ["--dir", workdir, "--chdir", workdir, "--", "/bin/sh", "-c", spec.command]
+        argv = direct_argv(spec.command, environment.get("PATH", "")) or ["/bin/sh", "-c", spec.command]
+        args += ["--dir", workdir, "--chdir", workdir, "--", *argv]
         return args
 
     def environment(self, job_id: str, job_env: dict[str, str]) -> dict[str, str]:
