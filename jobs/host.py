@@ -115,6 +115,16 @@ class JobHost:
             self._claim_and_start([job.pk for job in jobs[:count]], known={job.pk: job for job in jobs[:count]})
         return jobs[count:]
 
+    def free_slots(self) -> int:
+        """Slots free at this moment (none while draining): what ``jobs_save`` may claim here.
+        Not reserved: two ticks storing jobs at once in one process may overfill by a few."""
+        with self.changed:
+            return 0 if self.stopping else self._free()
+
+    def adopt(self, jobs: list[Job]) -> None:
+        """Run jobs stored already claimed by this host (``jobs_save``), once committed."""
+        self._start(jobs)
+
     def _free(self) -> int:
         return max(self.slots - len(self.runners) - self.reserved, 0)
 
@@ -125,6 +135,9 @@ class JobHost:
             with self.changed:
                 self.reserved -= len(job_ids)
                 self.changed.notify_all()
+        self._start(jobs)
+
+    def _start(self, jobs: list[Job]) -> None:
         for job in jobs:
             runner = JobRunner(job, self.runtime, self.worker, host=self)
             with self.changed:

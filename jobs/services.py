@@ -190,40 +190,58 @@ def jobs_run_many(*, by: AbstractBaseUser, specs: list[dict[str, Any]]) -> list[
 
 
 def jobs_save(*, by: AbstractBaseUser, built: list[tuple[Job, list[str], list[Principal]]]) -> list[Job]:
-    """Store jobs checked by ``job_build`` and queue them once committed."""
+    """Store jobs checked by ``job_build`` and queue them once committed.
+
+    In a jobs worker with free slots (a bake's tick that ran where its last job ended) the jobs
+    that fit are stored already claimed by this worker's host and start here once committed: no
+    queue round trip and no claiming transaction per hop of a chain."""
+    from jobs.host import JobHost
+
     now = timezone.now()
+    jobs = [job for job, _, _ in built]
+    host = JobHost.current()
+    claimed = jobs[:host.free_slots()] if host is not None else []
     # No savepoint inside a caller's transaction (a bake's tick): two round trips per tick less,
     # and a failure here fails the caller's transaction anyway.
     with transaction.atomic(savepoint=False):
-        jobs = [job for job, _, _ in built]
         for job in jobs:
             job.created_at = now
+        if claimed:
+            fields = _claim_fields(host.worker, host.exec_channel, now)
+            for job in claimed:
+                _set_claimed(job, fields, attempt=1)
         Job.objects.bulk_create(jobs)
         JobTag.objects.bulk_create([JobTag(job=job, tag=tag) for job, tags, _ in built for tag in tags])
-        JobStatusEvent.objects.bulk_create([JobStatusEvent(job=job, status=JobStatus.PENDING, reason="Created",
-                                                           at=now) for job in jobs])
+        JobStatusEvent.objects.bulk_create(
+            [JobStatusEvent(job=job, status=JobStatus.PENDING, reason="Created", at=now) for job in jobs]
+            + [JobStatusEvent(job=job, status=JobStatus.RUNNING, reason="Started", description=job.status_description,
+                              at=now) for job in claimed])
         for job, _, targets in built:
             for target in targets:
                 share(by=by, uri=job.uri, principal=f"{target.kind}:{target.name}", level=Level.READ)
         prefetch_related_objects(jobs, "tag_rows")  # one query; each job's event lists its tags
-        transaction.on_commit(lambda: _enqueue_many(jobs))
+        transaction.on_commit(lambda: _enqueue_many(jobs, claimed=claimed))
     return jobs
 
 
 RUN_MESSAGE_SIZE = 16  # jobs per queue message: a fan-out spreads over the worker processes
 
 
-def _enqueue_many(jobs: list[Job]) -> None:
-    """Hand new jobs to workers. Inside a jobs worker with free slots (a bake's tick that ran
-    where its last job ended) they start right here, saving a queue round trip per hop; the rest
-    go to the jobs queue, several per message."""
+def _enqueue_many(jobs: list[Job], claimed: list[Job] | None = None) -> None:
+    """Hand new jobs to workers: those ``claimed`` by this process's host when they were stored
+    start here, then as many others as its free slots allow; the rest go to the jobs queue,
+    several per message."""
     from jobs.host import JobHost
     from jobs.tasks import run_jobs
 
     for job in jobs:
         _publish_job(job, "job.created")
     host = JobHost.current()
-    rest = host.start_now(jobs) if host is not None else jobs
+    if claimed:
+        host.adopt(claimed)
+        jobs_status_changed.send(sender=Job, jobs=claimed)
+        jobs = jobs[len(claimed):]
+    rest = host.start_now(jobs) if host is not None and jobs else jobs
     if not rest:
         return
     ids = [job.pk for job in rest]
@@ -355,9 +373,7 @@ def jobs_claim(*, job_ids: list[str], worker: str, exec_channel: str = "",
     created here), brought up to date instead of read again. On PostgreSQL: one UPDATE … RETURNING
     and one INSERT (plus a read of the jobs not known)."""
     now = timezone.now()
-    description = f"Running on {worker}"
-    fields = {"status": JobStatus.RUNNING, "reason": "Started", "status_description": description, "worker": worker,
-              "exec_channel": exec_channel, "heartbeat_at": now, "started_at": now}
+    fields = _claim_fields(worker, exec_channel, now)
     known = known or {}
     with transaction.atomic():
         if connection.vendor == "postgresql":
@@ -375,17 +391,29 @@ def jobs_claim(*, job_ids: list[str], worker: str, exec_channel: str = "",
             return []
         jobs = [known[pk] for pk in claimed if pk in known]
         for job in jobs:
-            for name, value in fields.items():
-                setattr(job, name, value)
-            job.attempt = claimed[job.pk]
-            job.http_target = f"{settings.KILN_WORKER_ADDRESS}:{job.http_port}" if job.http_port else ""
+            _set_claimed(job, fields, attempt=claimed[job.pk])
         missing = [pk for pk in claimed if pk not in known]
         if missing:
             jobs += list(Job.objects.select_related("owner").prefetch_related("tag_rows").filter(pk__in=missing))
         JobStatusEvent.objects.bulk_create([JobStatusEvent(job=job, status=JobStatus.RUNNING, reason="Started",
-                                                           description=description, at=now) for job in jobs])
+                                                           description=fields["status_description"], at=now)
+                                            for job in jobs])
     _announce(jobs)
     return jobs
+
+
+def _claim_fields(worker: str, exec_channel: str, now: Any) -> dict[str, Any]:
+    """What claiming sets on a job (besides its attempt and ``http_target``)."""
+    return {"status": JobStatus.RUNNING, "reason": "Started", "status_description": f"Running on {worker}",
+            "worker": worker, "exec_channel": exec_channel, "heartbeat_at": now, "started_at": now}
+
+
+def _set_claimed(job: Job, fields: dict[str, Any], *, attempt: int) -> None:
+    for name, value in fields.items():
+        setattr(job, name, value)
+    job.attempt = attempt
+    # as _claim_rows computes it in SQL
+    job.http_target = f"{settings.KILN_WORKER_ADDRESS}:{job.http_port}" if job.http_port else ""
 
 
 def _claim_rows(job_ids: list[str], fields: dict[str, Any]) -> dict[str, int]:

@@ -144,7 +144,7 @@ def test_a_wide_bake_starts_in_slices_and_asks_for_the_next_tick(bob, monkeypatc
     from tests.flows.helpers import make_flow
 
     monkeypatch.setattr(orchestrator, "STARTS_PER_TICK", 3)
-    monkeypatch.setattr(job_services, "_enqueue_many", lambda jobs: None)
+    monkeypatch.setattr(job_services, "_enqueue_many", lambda jobs, **_: None)
     ticks: list[str] = []
     monkeypatch.setattr(orchestrator, "request_tick", ticks.append)
     tasks = "\n".join(f"  - id: t{index}\n    needs: []\n    image: python:3.11\n    bash: 'true'"

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def no_queue(monkeypatch):
-    monkeypatch.setattr(services, "_enqueue_many", lambda jobs: None)
+    monkeypatch.setattr(services, "_enqueue_many", lambda jobs, **_: None)
 
 
 def post_job(client, **body):

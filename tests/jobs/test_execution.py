@@ -79,7 +79,7 @@ def test_restart_on_failure_runs_again_until_killed(celery_workers, bob, logs_of
 def test_missing_bubblewrap_refuses_instead_of_running_unsandboxed(bob, settings, monkeypatch, logs_of):
     from jobs.runner import job_execute
 
-    monkeypatch.setattr(services, "_enqueue_many", lambda jobs: None)
+    monkeypatch.setattr(services, "_enqueue_many", lambda jobs, **_: None)
     monkeypatch.setattr("shutil.which", lambda name: None)
     job = run(bob, "echo should-not-run")
     job_execute(job_id=job.id, worker="test")

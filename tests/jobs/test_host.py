@@ -1,5 +1,6 @@
 """A worker process's job host, in this process: many jobs at once, batched database work."""
 
+import os
 import threading
 
 import pytest
@@ -7,6 +8,7 @@ import pytest
 from jobs import services
 from jobs.host import JobHost
 from jobs.models import Job
+from jobs.tasks import run_jobs
 from tests.jobs.conftest import wait_for, wait_status
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -22,7 +24,7 @@ def host():
 @pytest.fixture
 def queued(monkeypatch, bob):
     """Jobs created without a queue message (the test hands them to the host itself)."""
-    monkeypatch.setattr(services, "_enqueue_many", lambda jobs: None)
+    monkeypatch.setattr(services, "_enqueue_many", lambda jobs, **_: None)
 
     def make(command: str, count: int = 1) -> list[Job]:
         return services.jobs_run_many(by=bob, specs=[{"image": "python:3.11", "command": command}] * count)
@@ -72,6 +74,32 @@ def test_new_jobs_started_here_are_claimed_in_memory(host, queued, django_assert
     assert all((job.attempt, job.worker, job.exec_channel) == (1, "test-host", host.exec_channel) for job in jobs)
     for job in jobs:
         assert wait_status(job, "succeeded").attempt == 1
+
+
+def test_jobs_stored_in_a_host_process_are_claimed_as_they_are_stored(host, bob, monkeypatch):
+    """A bake's tick in a jobs worker: its next jobs go in running, this host's, and start after
+    the commit (no claiming UPDATE, no queue); only as many as there are free slots."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    monkeypatch.setattr(JobHost, "_instance", host)
+    monkeypatch.setattr(JobHost, "_instance_pid", os.getpid())
+    queued: list[list[str]] = []
+    monkeypatch.setattr(run_jobs, "apply_async", lambda args, **_: queued.append(args[0]))
+    blocker = services.jobs_run_many(by=bob, specs=[{"image": "python:3.11", "command": "sleep 300"}])[0]
+    assert wait_status(blocker, "running").worker == "test-host"
+    with CaptureQueriesContext(connection) as queries:
+        jobs = services.jobs_run_many(by=bob, specs=[{"image": "python:3.11", "command": "echo ok"}] * 3)
+    assert not [query["sql"] for query in queries if query["sql"].startswith("UPDATE")]
+    assert queued == [[jobs[2].pk]]  # two slots were free: the third job went to the queue
+    for job in jobs[:2]:
+        job = wait_status(job, "succeeded")
+        assert (job.attempt, job.worker, job.exec_channel) == (1, "test-host", host.exec_channel)
+        assert [(row.status, row.reason) for row in job.history.all()] == [
+            ("pending", "Created"), ("running", "Started"), ("succeeded", "Completed")]
+    assert Job.objects.get(pk=jobs[2].pk).status == "pending"
+    services.job_kill(job=blocker, by=bob)
+    wait_for(lambda: not host.runners, timeout=30)
 
 
 def test_a_job_claimed_elsewhere_is_not_run_twice(host, queued):

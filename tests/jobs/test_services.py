@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def no_queue(monkeypatch):
     """These tests exercise the database only: queueing is checked in the live tests."""
-    monkeypatch.setattr(services, "_enqueue_many", lambda jobs: None)
+    monkeypatch.setattr(services, "_enqueue_many", lambda jobs, **_: None)
 
 
 def run(user, **kw):

@@ -32,7 +32,7 @@ def read(user, uri: str) -> bytes:
 
 
 def test_train_job_runs_with_its_volumes(storage, bob, monkeypatch):
-    monkeypatch.setattr(jobs, "_enqueue_many", lambda jobs: None)
+    monkeypatch.setattr(jobs, "_enqueue_many", lambda jobs, **_: None)
     storage_upload(by=bob, uri="storage:proj/code/train.py", chunks=[TRAIN], size=len(TRAIN))
     storage_upload(by=bob, uri="storage:proj/data/input.csv", chunks=[b"a\nb\nc\n"], size=6)
     job = jobs.job_run(by=bob, image="python:3.11",
@@ -50,7 +50,7 @@ def test_train_job_runs_with_its_volumes(storage, bob, monkeypatch):
 
 
 def test_a_missing_read_write_volume_is_created_and_a_missing_read_only_one_fails(storage, bob, monkeypatch):
-    monkeypatch.setattr(jobs, "_enqueue_many", lambda jobs: None)
+    monkeypatch.setattr(jobs, "_enqueue_many", lambda jobs, **_: None)
     storage_mkdir(by=bob, uri="storage:in", parents=True)
     job = jobs.job_run(by=bob, image="x", command="echo hi > /out/new.txt", volumes=["storage:fresh/out:/out"])
     job_execute(job_id=job.id, worker="test")
@@ -68,7 +68,7 @@ def test_a_missing_read_write_volume_is_created_and_a_missing_read_only_one_fail
 
 
 def test_a_revoked_grant_stops_the_volume_at_start(storage, bob, alice, monkeypatch):
-    monkeypatch.setattr(jobs, "_enqueue_many", lambda jobs: None)
+    monkeypatch.setattr(jobs, "_enqueue_many", lambda jobs, **_: None)
     storage_mkdir(by=alice, uri="storage:shared", parents=True)
     core.share(by=alice, uri="storage:shared", principal="bob", level="read")
     job = jobs.job_run(by=bob, image="x", command="ls /in", volumes=["storage:/alice/shared:/in:ro"])
