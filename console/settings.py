@@ -297,6 +297,9 @@ KILN_JOB_PYTHON_PREFIX = os.environ.get("KILN_JOB_PYTHON_PREFIX", _sys.base_pref
 KILN_JOB_EXTRA_RO_BINDS = env_list("KILN_JOB_EXTRA_RO_BINDS")  # more host folders jobs may read
 KILN_JOB_KILL_GRACE = float(os.environ.get("KILN_JOB_KILL_GRACE", "10"))  # SIGTERM → SIGKILL, seconds
 KILN_JOB_CGROUP_PARENT = os.environ.get("KILN_JOB_CGROUP_PARENT", "kiln")
+# A queued bake tick (a wide bake's endings) may wait this long so that endings coalesce; a chain's
+# ticks run inline at once and are not delayed.
+KILN_BAKE_TICK_COALESCE = float(os.environ.get("KILN_BAKE_TICK_COALESCE", "0.25"))
 # Jobs one worker process runs at once (its job host); a jobs worker with --concurrency N runs up
 # to N × slots. Size it to what the machine's CPUs and memory carry for your jobs.
 KILN_JOB_SLOTS = int(os.environ.get("KILN_JOB_SLOTS", "16"))

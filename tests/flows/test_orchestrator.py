@@ -170,3 +170,38 @@ def test_a_bake_plans_without_the_flows_other_batch_files():
     kept = orchestrator._files_for_batch(files, "chain")
     assert sorted(kept) == [".neuro/act.yml", ".neuro/chain.yml", ".neuro/live.yml", ".neuro/project.yml",
                             "actions/a.yaml"]
+
+
+def test_ticks_asked_for_together_are_queued_once_and_a_wide_bakes_may_wait(monkeypatch, settings):
+    from flows.tasks import tick_bake
+
+    queued: list[tuple[tuple, float | None]] = []
+    monkeypatch.setattr(tick_bake, "apply_async", lambda args, countdown=None: queued.append((args, countdown)))
+    bake_id = f"bake-coalesce-{datetime.now().timestamp()}"
+    try:
+        orchestrator.request_tick(bake_id, within=0.25)
+        orchestrator.request_tick(bake_id, within=0.25)  # endings meanwhile: the queued tick covers them
+        orchestrator.request_tick(bake_id)
+        assert queued == [((bake_id,), 0.25)]
+        orchestrator.tick_started(bake_id)  # later changes need another tick
+        orchestrator.request_tick(bake_id)
+        assert queued[1:] == [((bake_id,), None)]
+    finally:
+        orchestrator.tick_started(bake_id)
+
+
+def test_endings_of_a_wide_bake_queue_a_tick_after_one_count(bob, monkeypatch, settings):
+    """The jobs worker that sees a batch of endings counts the bake's running tasks once; later
+    batches reuse that count (no query) and queue a tick that may wait to coalesce."""
+    attempt = make_attempt(bob, [f"t{index}" for index in range(12)])
+    BakeTask.objects.filter(attempt=attempt).update(status="running")
+    asked: list[tuple[str, float]] = []
+    monkeypatch.setattr(orchestrator, "request_tick", lambda bake_id, within=0: asked.append((bake_id, within)))
+    monkeypatch.setattr(orchestrator, "_running_after_tick", orchestrator._RecentCounts())
+    bake_id = attempt.bake_id
+    with CaptureQueriesContext(connection) as first:
+        orchestrator.tick_now_or_later(bake_id)
+    with CaptureQueriesContext(connection) as second:
+        orchestrator.tick_now_or_later(bake_id)
+    assert (len(first), len(second)) == (1, 0)
+    assert asked == [(bake_id, settings.KILN_BAKE_TICK_COALESCE)] * 2
