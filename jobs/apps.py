@@ -20,7 +20,9 @@ class JobsConfig(AppConfig):
 def _drain_host(**_: object) -> None:
     """A warm shutdown lets the jobs this process runs finish (as when each job held a process)."""
     from jobs.host import JobHost
+    from jobs.runtime.limits import close_pools
 
     host = JobHost.current()
     if host is not None:
         host.drain()
+    close_pools()  # Celery's pool processes leave with os._exit: no atexit hooks run

@@ -114,6 +114,9 @@ class LocalRuntime:
                 start_new_session=True,  # its own process group: signals reach all of it
                 close_fds=True,
             )
+        except BaseException:
+            limits.cleanup()  # gives the job's cgroup back to the pool
+            raise
         finally:
             os.close(info_write)
         child_pid = self._read_child_pid(info_read)
