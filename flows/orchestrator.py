@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import timedelta
@@ -31,7 +30,7 @@ from flows.models import (
     TaskCacheEntry,
     TaskStatus,
 )
-from flows.selectors import bake_uri, flow_eval_env, task_output
+from flows.selectors import bake_uri, files_for_batch, flow_eval_env, task_output
 from flows.services import attempt_finish, errors_for, errors_output, job_spec_of
 from jobs.models import FINAL_STATUSES, Job, JobLogChunk, JobStatus
 from jobs.services import job_build, job_kill, jobs_save
@@ -49,23 +48,12 @@ def _plan(attempt_id: int, bake_id: str) -> spec.BatchPlan:
     attempt = BakeAttempt.objects.select_related("bake", "bake__flow", "bake__flow__owner",
                                                  "bake__created_by").get(pk=attempt_id)
     bake = attempt.bake
-    loaded = spec.load_project(_files_for_batch(attempt.config, bake.batch), config_dir=bake.flow.config_dir,
+    loaded = spec.load_project(files_for_batch(attempt.config, bake.batch), config_dir=bake.flow.config_dir,
                                folder_name=parse_uri(bake.flow.storage_uri).name)
     if errors := errors_for(loaded.errors, batch=bake.batch):
         raise spec.FlowSpecError(errors)
     return spec.plan_batch(loaded.project, bake.batch, params=bake.params,
                            env=flow_eval_env(flow=bake.flow, username=bake.created_by.username))
-
-
-_BATCH_KIND = re.compile(r"^kind:[ \t]*['\"]?batch['\"]?[ \t]*(#.*)?$", re.MULTILINE)
-
-
-def _files_for_batch(files: Mapping[str, Any], batch: str) -> dict[str, Any]:
-    """The snapshot without the flow's other batch files: a bake never refers to them, and parsing
-    a 1,000-task batch took 0.3 s in every worker process that planned an unrelated bake."""
-    own = {f"{folder}/{batch}{suffix}" for folder in (".neuro", ".apolo") for suffix in (".yml", ".yaml")}
-    return {path: text for path, text in files.items()
-            if path in own or not (isinstance(text, str) and _BATCH_KIND.search(text))}
 
 
 def _outputs_of(job_ids: list[str]) -> dict[str, dict[str, str]]:
@@ -404,8 +392,11 @@ def bake_tick(*, bake_id: str, wait: bool = True) -> bool:
         # The latest attempt, locked: NOWAIT rather than SKIP LOCKED, which would hand back an
         # older attempt when the latest is held. Only the attempt's row is locked, not the rows
         # joined for the tick's use (the bake, its flow, its user).
+        # Not the attempt's config snapshot (every file of the flow; only planning reads it, and
+        # the plan is cached): a flow with a 1,000-task batch file made each of a chain's ticks
+        # fetch and decode it, ~5 ms a hop.
         latest = BakeAttempt.objects.select_for_update(nowait=not wait, of=("self",)).select_related(
-            "bake", "bake__flow", "bake__created_by").filter(bake_id=bake_id).order_by("-number")
+            "bake", "bake__flow", "bake__created_by").defer("config").filter(bake_id=bake_id).order_by("-number")
         try:
             attempt = latest.first()
         except OperationalError:  # locked by another tick

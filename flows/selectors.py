@@ -3,7 +3,9 @@ its storage folder on demand), live jobs with their latest runs, bake graphs."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import PurePosixPath
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -115,6 +117,31 @@ def flow_config_files(*, folder_uri: str) -> tuple[str, dict[str, str]]:
 def flow_eval_env(*, flow: Flow, username: str) -> spec.EvalEnv:
     return spec.EvalEnv(username=username, owner=flow.owner.username, workspace=flow.storage_uri,
                         files=StorageFileSource(flow.storage_uri))
+
+
+_BATCH_KIND = re.compile(r"^kind:[ \t]*['\"]?batch['\"]?[ \t]*(#.*)?$", re.MULTILINE)
+_CONFIG_DIRS = (".neuro", ".apolo")
+
+
+def _batch_id_of(path: str) -> str | None:
+    """The batch id a config file would define (its name; ``-`` becomes ``_``), if it is one."""
+    where = PurePosixPath(path)
+    if where.parent.as_posix() in _CONFIG_DIRS and where.suffix in (".yml", ".yaml"):
+        return where.stem.replace("-", "_")
+    return None
+
+
+def files_for_batch(files: Mapping[str, Any], batch: str) -> dict[str, Any]:
+    """The config files without the flow's other batch files: planning a batch never refers to
+    them, and parsing a 1,000-task batch took 0.3 s for every bake of the flow, whatever its batch."""
+    return {path: text for path, text in files.items()
+            if _batch_id_of(path) == batch or not (isinstance(text, str) and _BATCH_KIND.search(text))}
+
+
+def batch_ids(files: Mapping[str, Any]) -> set[str]:
+    """The ids of the batches among ``files``, without parsing them."""
+    return {batch for path, text in files.items()
+            if (batch := _batch_id_of(path)) and isinstance(text, str) and _BATCH_KIND.search(text)}
 
 
 def flow_load(*, flow: Flow, files: dict[str, str] | None = None) -> spec.ProjectLoad:

@@ -31,8 +31,10 @@ from flows.models import (
 from flows.selectors import (
     bake_summary,
     bake_uri,
+    batch_ids,
     ensure_flow_access,
     errors_output,
+    files_for_batch,
     flow_config_files,
     flow_eval_env,
     flow_load,
@@ -232,11 +234,11 @@ def bake_start(*, by: AbstractBaseUser, flow: Flow, batch: str, params: dict[str
     first attempt for the orchestrator."""
     ensure_flow_access(by, flow, Level.WRITE)
     _, files = flow_config_files(folder_uri=flow.storage_uri)
-    loaded = flow_load(flow=flow, files=files)
+    loaded = flow_load(flow=flow, files=files_for_batch(files, batch))
     if errors := errors_for(loaded.errors, batch=batch):
         raise invalid_config(errors)
     if batch not in loaded.project.batches:
-        known = ", ".join(sorted(loaded.project.batches)) or "none"
+        known = ", ".join(sorted(batch_ids(files) | set(loaded.project.batches))) or "none"
         raise NotFound(f"Flow {flow.flow_id} has no batch {batch!r} (batches: {known})")
     params = {str(key): str(value) for key, value in (params or {}).items()}
     try:

@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from flows import orchestrator
 from flows.models import Bake, BakeAttempt, BakeTask, Flow, TaskCacheEntry
+from flows.selectors import batch_ids, files_for_batch
 from jobs.models import Job, JobLogChunk
 
 pytestmark = pytest.mark.django_db
@@ -167,9 +168,27 @@ def test_a_bake_plans_without_the_flows_other_batch_files():
     files = {".neuro/project.yml": "id: p\n", ".neuro/live.yml": "kind: live\n",
              ".neuro/chain.yml": "kind: batch\ntasks: []\n", ".neuro/wide.yml": "# many tasks\nkind: 'batch'  # x\n",
              ".neuro/act.yml": "kind: batch-action\n", "actions/a.yaml": "kind: batch-action\n"}
-    kept = orchestrator._files_for_batch(files, "chain")
+    kept = files_for_batch(files, "chain")
     assert sorted(kept) == [".neuro/act.yml", ".neuro/chain.yml", ".neuro/live.yml", ".neuro/project.yml",
                             "actions/a.yaml"]
+    assert batch_ids(files) == {"chain", "wide"}
+    # A file's name gives its batch id with "-" as "_": such a batch keeps its own file.
+    files[".apolo/nightly-train.yaml"] = "kind: batch\ntasks: []\n"
+    assert ".apolo/nightly-train.yaml" in files_for_batch(files, "nightly_train")
+    assert ".apolo/nightly-train.yaml" not in files_for_batch(files, "chain")
+    assert batch_ids(files) == {"chain", "wide", "nightly_train"}
+
+
+def test_a_bake_of_a_batch_whose_file_name_has_a_dash_runs(bob, django_capture_on_commit_callbacks):
+    from flows import services
+    from tests.flows.helpers import make_flow
+
+    flow = make_flow(bob, **{"nightly-train": "kind: batch\ntasks:\n  - id: a\n    image: python:3.11\n    bash: 'true'\n",
+                             "other": "kind: batch\ntasks: [oops\n"})  # broken, and not this bake's business
+    bake = services.bake_start(by=bob, flow=flow, batch="nightly_train")
+    with django_capture_on_commit_callbacks(execute=False):
+        orchestrator.bake_tick(bake_id=bake.pk)
+    assert list(BakeTask.objects.filter(attempt__bake=bake).values_list("task_id", "status")) == [("a", "running")]
 
 
 def test_ticks_asked_for_together_are_queued_once_and_a_wide_bakes_may_wait(monkeypatch, settings):
