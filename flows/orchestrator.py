@@ -483,15 +483,52 @@ def bakes_resume_stale() -> list[str]:
     return bake_ids
 
 
+# A bake's tick in Redis: absent, "queued" (a tick_bake message is on its way) or "running". At
+# most one tick per bake is queued or running; what changes meanwhile is noted in the "again" key
+# and the running tick asks for the next one as it ends. (Two ticks queued at once ran back to back
+# in two control processes, the second waiting on the first's lock: a 1,000-task fan-out ticked
+# 81 times.) The states expire, so a worker killed mid-tick holds nothing up for long.
+_QUEUED_FOR = 30  # seconds, beyond the countdown
+_RUNNING_FOR = 10
+
+
+def _tick_keys(bake_id: str) -> tuple[str, str]:
+    return f"{settings.KILN_REDIS_PREFIX}:tick:{bake_id}", f"{settings.KILN_REDIS_PREFIX}:tick-again:{bake_id}"
+
+
 def request_tick(bake_id: str, within: float = 0) -> None:
-    """Queue a tick unless one is queued already. ``within``: the tick may wait that many seconds,
-    so that the endings of a wide bake's jobs coalesce: every tick reads the whole attempt (~50 ms
-    for 1,000 tasks), and ticking back to back for a fan-out's stream of endings kept a control
-    worker busy — 81 ticks for one fan-out of 1,000, 4 s of CPU."""
+    """Have the bake ticked. ``within``: the tick may wait that many seconds, so that the endings
+    of a wide bake's jobs coalesce (every tick reads the whole attempt, ~50 ms for 1,000 tasks)."""
     from flows.tasks import tick_bake
 
-    if _redis().set(f"{settings.KILN_REDIS_PREFIX}:tick:{bake_id}", "1", nx=True, ex=30 + int(within)):
-        tick_bake.apply_async((bake_id,), countdown=within or None)
+    state, again = _tick_keys(bake_id)
+    client = _redis()
+    for _ in range(3):
+        if client.set(state, "queued", nx=True, ex=_QUEUED_FOR + int(within)):
+            tick_bake.apply_async((bake_id,), countdown=within or None)
+            return
+        current = client.get(state)
+        if current == b"queued":
+            return  # that tick has read nothing yet: it will see this change
+        if current == b"running":
+            # It may have read already: one more after it, as soon as the most urgent asker wants.
+            client.set(again, str(within), ex=_QUEUED_FOR, nx=bool(within))
+            return
+        # it ended in between: try again
+
+
+def tick_started(bake_id: str) -> None:
+    """The tick is under way: changes from now on need another tick after it."""
+    state, again = _tick_keys(bake_id)
+    _redis().pipeline().set(state, "running", ex=_RUNNING_FOR).delete(again).execute()
+
+
+def tick_ended(bake_id: str) -> None:
+    """The tick committed (or failed): ask for the next one if something changed while it ran."""
+    state, again = _tick_keys(bake_id)
+    _, within = _redis().pipeline().delete(state).getdel(again).execute()
+    if within is not None:
+        request_tick(bake_id, within=float(within))
 
 
 @lru_cache(maxsize=1)
@@ -499,8 +536,3 @@ def _redis() -> Any:
     import redis
 
     return redis.Redis.from_url(settings.REDIS_URL, driver_info=None)  # see CHANNEL_LAYERS
-
-
-def tick_started(bake_id: str) -> None:
-    """The tick is under way: later changes must queue another one."""
-    _redis().delete(f"{settings.KILN_REDIS_PREFIX}:tick:{bake_id}")

@@ -191,7 +191,7 @@ def test_a_bake_of_a_batch_whose_file_name_has_a_dash_runs(bob, django_capture_o
     assert list(BakeTask.objects.filter(attempt__bake=bake).values_list("task_id", "status")) == [("a", "running")]
 
 
-def test_ticks_asked_for_together_are_queued_once_and_a_wide_bakes_may_wait(monkeypatch, settings):
+def test_one_tick_per_bake_is_queued_or_running_and_changes_meanwhile_get_one_more(monkeypatch):
     from flows.tasks import tick_bake
 
     queued: list[tuple[tuple, float | None]] = []
@@ -199,14 +199,22 @@ def test_ticks_asked_for_together_are_queued_once_and_a_wide_bakes_may_wait(monk
     bake_id = f"bake-coalesce-{datetime.now().timestamp()}"
     try:
         orchestrator.request_tick(bake_id, within=0.25)
-        orchestrator.request_tick(bake_id, within=0.25)  # endings meanwhile: the queued tick covers them
-        orchestrator.request_tick(bake_id)
+        orchestrator.request_tick(bake_id, within=0.25)  # the queued tick has read nothing yet: it covers this
         assert queued == [((bake_id,), 0.25)]
-        orchestrator.tick_started(bake_id)  # later changes need another tick
+        orchestrator.tick_started(bake_id)
+        orchestrator.request_tick(bake_id, within=0.25)  # it may have read already: noted, not queued
         orchestrator.request_tick(bake_id)
+        assert len(queued) == 1
+        orchestrator.tick_ended(bake_id)  # so it asks for the next one as it ends
         assert queued[1:] == [((bake_id,), None)]
+        orchestrator.tick_started(bake_id)
+        orchestrator.tick_ended(bake_id)  # nothing changed meanwhile: no further tick
+        assert len(queued) == 2
+        orchestrator.request_tick(bake_id)
+        assert queued[2:] == [((bake_id,), None)]
     finally:
         orchestrator.tick_started(bake_id)
+        orchestrator.tick_ended(bake_id)
 
 
 def test_endings_of_a_wide_bake_queue_a_tick_after_one_count(bob, monkeypatch, settings):
