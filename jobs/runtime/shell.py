@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from functools import lru_cache
 
 # dash's builtins and reserved words: these behave differently, or only exist, in the shell
 # (its `echo` reads backslash escapes, `/bin/echo` does not).
@@ -66,9 +67,16 @@ def direct_argv(command: str, path: str) -> list[str] | None:
     words = _words(command)
     if not words or words[0] in SHELL_WORDS or not re.fullmatch(r"[A-Za-z0-9_./+-]+", _first_word(command)):
         return None
-    if shutil.which(words[0], path=path) is None:
+    if _which(words[0], path) is None:
         return None
     return words  # bubblewrap finds the program on the sandbox's PATH, as the shell would
+
+
+@lru_cache(maxsize=256)
+def _which(program: str, path: str) -> str | None:
+    """Per process: the sandbox's programs are the worker's system image, which does not change
+    under a running worker (a program installed later still runs, through the shell)."""
+    return shutil.which(program, path=path)
 
 
 def _first_word(command: str) -> str:

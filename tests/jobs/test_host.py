@@ -67,6 +67,23 @@ def test_a_full_host_waits_for_a_free_slot_and_start_now_leaves_the_rest(host, q
     wait_for(lambda: not host.runners, timeout=30)
 
 
+def test_a_full_host_claims_slots_freed_one_by_one_together(host, queued, monkeypatch):
+    """Jobs that end close together free their slots one by one: the waiting jobs are claimed in
+    one go (one claiming transaction) rather than one each."""
+    import jobs.host as job_host
+
+    sizes: list[int] = []
+    claim = job_host.jobs_claim
+    monkeypatch.setattr(job_host, "jobs_claim", lambda **kw: sizes.append(len(kw["job_ids"])) or claim(**kw))
+    monkeypatch.setattr(job_host, "CLAIM_GATHER", 5)  # generous: a loaded machine ends them less together
+    host.submit([job.pk for job in queued("sleep 0.5", count=3)])
+    waiting = queued("true", count=3)
+    host.submit([job.pk for job in waiting])
+    assert sizes == [3, 3]
+    for job in waiting:
+        wait_status(job, "succeeded")
+
+
 def test_new_jobs_started_here_are_claimed_in_memory(host, queued, django_assert_max_num_queries):
     jobs = queued("echo ok", count=2)
     with django_assert_max_num_queries(4):  # the claim and its events, without reading the jobs again
