@@ -13,6 +13,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+from functools import lru_cache
 
 from django.conf import settings
 
@@ -24,7 +25,9 @@ SYSTEM_DIRS = ("/usr", "/etc", "/opt")
 MERGED_DIRS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 
 
-def _system_binds() -> list[str]:
+@lru_cache(maxsize=1)
+def _system_binds() -> tuple[str, ...]:
+    """The worker's system folders, bound read-only as the "image" (looked at once per process)."""
     args: list[str] = []
     for folder in SYSTEM_DIRS:
         if os.path.isdir(folder):
@@ -34,7 +37,7 @@ def _system_binds() -> list[str]:
             args += ["--symlink", os.readlink(folder), folder]
         elif os.path.isdir(folder):
             args += ["--ro-bind", folder, folder]
-    return args
+    return tuple(args)
 
 
 class LocalRuntime:
