@@ -183,8 +183,9 @@ def test_a_bake_of_a_batch_whose_file_name_has_a_dash_runs(bob, django_capture_o
     from flows import services
     from tests.flows.helpers import make_flow
 
-    flow = make_flow(bob, **{"nightly-train": "kind: batch\ntasks:\n  - id: a\n    image: python:3.11\n    bash: 'true'\n",
-                             "other": "kind: batch\ntasks: [oops\n"})  # broken, and not this bake's business
+    nightly = "kind: batch\ntasks:\n  - id: a\n    image: python:3.11\n    bash: 'true'\n"
+    broken = "kind: batch\ntasks: [oops\n"  # and not this bake's business
+    flow = make_flow(bob, **{"nightly-train": nightly, "other": broken})
     bake = services.bake_start(by=bob, flow=flow, batch="nightly_train")
     with django_capture_on_commit_callbacks(execute=False):
         orchestrator.bake_tick(bake_id=bake.pk)
