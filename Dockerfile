@@ -13,8 +13,8 @@ ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 KILN_PROFILE=production
 RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap graphviz \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY requirements.txt pyproject.toml ./
-RUN pip install -r requirements.txt
+COPY requirements.txt constraints.txt pyproject.toml ./
+RUN pip install -r requirements.txt -c constraints.txt
 COPY . .
 COPY --from=frontend /src/frontend/dist /app/frontend/dist
 RUN pip install --no-deps . && useradd --create-home --uid 1000 kiln && mkdir -p /data && chown kiln /data
