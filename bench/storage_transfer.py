@@ -12,9 +12,17 @@ temporary folder next to the test file. The client is a minimal HTTP/1.1 client 
 moves the bodies inside the kernel, as ``cp`` does: ``sendfile`` for the ``PUT`` body, ``splice``
 (socket → pipe → file) for the ``GET`` body (``--recv-client``: ``recv_into`` a 1 MiB buffer and
 ``write``, one more copy, as most clients do), so the figures measure the server, not the client.
+Each figure is taken ``--rounds`` times (default 3), interleaved (cp, cp + fsync, upload, download,
+then the loopback bounds, round after round), and the median is printed with the best: on a VM the
+first write into memory the guest never touched is several times slower than the next, and a single
+sequence charges that to whichever step comes first.
+
 Prints MB/s (10^6 bytes per second) of cp, upload and download, the ratios upload/cp and
-download/cp, and the server process's peak RSS growth during each transfer (psutil, sampled every
-10 ms). Targets: ratios ≥ 0.7, growth ≤ 64 MiB.
+download/cp (medians), and the server process's peak RSS growth during each transfer (psutil,
+sampled every 10 ms). Targets: ratios ≥ 0.7, growth ≤ 64 MiB. With ``--bound`` it also times what
+loopback TCP alone gives on this machine, with no HTTP: a bare receiver into a file
+(``recv_into`` + ``write`` + fsync, an upload's ceiling) and a bare ``sendfile`` → ``splice``
+into a file (a download's ceiling).
 
 Uploads are fsync'ed before they appear (that is what makes them durable and atomic); ``cp`` is
 not, so the cp + fsync figure is printed as well for a like-for-like comparison.
@@ -29,6 +37,7 @@ import hashlib
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -210,6 +219,26 @@ def bare_receive(source: Path, target: Path) -> float:
     return seconds
 
 
+def bare_send(source: Path, target: Path) -> float:
+    """The same bytes over loopback with no HTTP server at all: ``sendfile`` on one side, ``splice``
+    into a file on the other, as the bench's download client does. A download's ceiling; seconds."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        def send() -> None:
+            connection, _ = listener.accept()
+            with connection, open(source, "rb") as handle:
+                connection.sendfile(handle)
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        start = time.perf_counter()
+        with socket.create_connection(listener.getsockname()) as sock, open(target, "wb", buffering=0) as handle:
+            _splice_to_file(sock, handle, source.stat().st_size)
+        seconds = time.perf_counter() - start
+        sender.join()
+    target.unlink()
+    return seconds
+
+
 class PeakRss:
     """Samples a process's RSS in a thread; ``growth`` is the peak above the value at start."""
 
@@ -252,8 +281,9 @@ def main() -> None:
     parser.add_argument("--app", default="console.asgi:application")
     parser.add_argument("--http", default="console.server:HttpProtocol", help="uvicorn's --http (auto: its own)")
     parser.add_argument("--recv-client", action="store_true", help="download with recv_into + write, not splice")
+    parser.add_argument("--rounds", type=int, default=3, help="times each figure is taken (median printed)")
     parser.add_argument("--bound", action="store_true",
-                        help="also time a bare loopback receiver into a file (no HTTP): the ceiling for uploads")
+                        help="also time bare loopback transfers into a file (no HTTP): the ceilings")
     parser.add_argument("--dir", default=None, help="where to put the files (default: the system temp folder)")
     args = parser.parse_args()
 
@@ -276,14 +306,6 @@ def main() -> None:
         source = work / "source.bin"
         print(f"making a {args.size_mib} MiB test file in {work} …", flush=True)
         make_file(source, size)
-
-        copy = work / "copy.bin"
-        cp_seconds = timed(["cp", str(source), str(copy)])
-        start = time.perf_counter()
-        subprocess.run(["sync", "-f", str(copy)], check=True)
-        cp_sync_seconds = cp_seconds + time.perf_counter() - start
-        copy.unlink()
-        bound_seconds = bare_receive(source, work / "bound.bin") if args.bound else None
 
         manage(env, "migrate", "--no-input", "-v", "0")
         token = manage(env, "shell", "-c", (
@@ -313,28 +335,57 @@ def main() -> None:
                   headers=headers, timeout=60).raise_for_status()
         httpx.get(f"{url}/api/v1/storage/content/?uri=storage:warm.bin", headers=headers, timeout=60)
 
-        with PeakRss(server.pid) as up_rss:
-            up_seconds = http_put_file(port, content, token, source)
+        runs: dict[str, list[float]] = {}
+        growth = {"upload": 0.0, "download": 0.0}
         download = work / "download.bin"
-        with PeakRss(server.pid) as down_rss:
-            down_seconds = http_get_file(port, content, token, download, splice=not args.recv_client)
+        same = True
 
-        stored = work / "storage" / "bench" / "bench.bin"
-        same = sha256(source) == sha256(stored) == sha256(download)
+        def took(name: str, seconds: float) -> None:
+            runs.setdefault(name, []).append(seconds)
+
+        for round_ in range(args.rounds):
+            copy = work / "copy.bin"
+            cp_seconds = timed(["cp", str(source), str(copy)])
+            took("cp", cp_seconds)
+            start = time.perf_counter()
+            subprocess.run(["sync", "-f", str(copy)], check=True)
+            took("cp + fsync", cp_seconds + time.perf_counter() - start)
+            copy.unlink()
+
+            content = f"/api/v1/storage/content/?uri=storage:bench-{round_}.bin"
+            with PeakRss(server.pid) as up_rss:
+                took("upload (HTTP PUT)", http_put_file(port, content, token, source))
+            with PeakRss(server.pid) as down_rss:
+                took("download (HTTP GET)", http_get_file(port, content, token, download,
+                                                          splice=not args.recv_client))
+            growth["upload"] = max(growth["upload"], up_rss.growth_mib)
+            growth["download"] = max(growth["download"], down_rss.growth_mib)
+            stored = work / "storage" / "bench" / f"bench-{round_}.bin"
+            if round_ == args.rounds - 1:
+                same = sha256(source) == sha256(stored) == sha256(download)
+            stored.unlink()
+            download.unlink()
+            if args.bound:
+                took("bare receiver", bare_receive(source, work / "bound.bin"))
+                took("bare sendfile", bare_send(source, work / "bound.bin"))
+
         mb = size / 1e6
-        print(f"\nfile: {args.size_mib} MiB, server: uvicorn {args.app} --http {args.http}, backend: local disk")
-        print(f"cp                  {mb / cp_seconds:8.0f} MB/s  ({cp_seconds:.2f} s)")
-        print(f"cp + fsync          {mb / cp_sync_seconds:8.0f} MB/s  ({cp_sync_seconds:.2f} s)")
-        if bound_seconds is not None:
-            print(f"bare receiver       {mb / bound_seconds:8.0f} MB/s  ({bound_seconds:.2f} s)   "
-                  f"no HTTP: recv_into + write + fsync, {cp_seconds / bound_seconds:.2f} x cp")
-        print(f"upload (HTTP PUT)   {mb / up_seconds:8.0f} MB/s  ({up_seconds:.2f} s)   "
-              f"peak server RSS growth {up_rss.growth_mib:.1f} MiB")
+        median = {name: statistics.median(seconds) for name, seconds in runs.items()}
         client = "recv_into + write" if args.recv_client or not hasattr(os, "splice") else "splice"
-        print(f"download (HTTP GET) {mb / down_seconds:8.0f} MB/s  ({down_seconds:.2f} s)   "
-              f"peak server RSS growth {down_rss.growth_mib:.1f} MiB   (client: {client})")
-        print(f"ratios: upload/cp {cp_seconds / up_seconds:.2f}, download/cp {cp_seconds / down_seconds:.2f}; "
-              f"upload/(cp + fsync) {cp_sync_seconds / up_seconds:.2f}")
+        notes = {
+            "upload (HTTP PUT)": f"peak server RSS growth {growth['upload']:.1f} MiB",
+            "download (HTTP GET)": f"peak server RSS growth {growth['download']:.1f} MiB   (client: {client})",
+            "bare receiver": "no HTTP: recv_into + write + fsync (an upload's ceiling)",
+            "bare sendfile": "no HTTP: sendfile -> splice into a file (a download's ceiling)",
+        }
+        print(f"\nfile: {args.size_mib} MiB, server: uvicorn {args.app} --http {args.http}, backend: local disk")
+        print(f"{args.rounds} rounds, interleaved; MB/s median (best), and the median ratio to cp")
+        for name, seconds in runs.items():
+            print(f"{name:20} {mb / median[name]:6.0f} MB/s ({mb / min(seconds):5.0f})  "
+                  f"{median['cp'] / median[name]:5.2f} x cp   {notes.get(name, '')}")
+        print(f"ratios: upload/cp {median['cp'] / median['upload (HTTP PUT)']:.2f}, "
+              f"download/cp {median['cp'] / median['download (HTTP GET)']:.2f}; "
+              f"upload/(cp + fsync) {median['cp + fsync'] / median['upload (HTTP PUT)']:.2f}")
         print(f"content identical after the round trip: {same}")
         # A shared 2-core machine: another process's work shows in the figures.
         print("load average (1, 5, 15 min) at the end: " + ", ".join(f"{load:.2f}" for load in os.getloadavg()))
