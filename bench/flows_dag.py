@@ -4,8 +4,11 @@
 
 Starts its own Kiln (bench/harness.py) with a jobs worker and a control worker. Prints the chain's
 total wall time and time per hop (from the bake's creation to its end), and for the fan-out the
-lag: wall time beyond the tasks' own run time (the longest single job, from its process starting
-to its end, since they may all run at once). Targets on this 2-core machine: chain ≤ 2 s total; 1,000 fan-out ≤ 5 s lag.
+lag: wall time beyond the tasks' own run time. Since the tasks may all run at once, their own run
+time is one no-op task's: its job's run time (claimed to ended) in a bake of that one task, run
+alone just before. (The fan-out's own longest job is printed too, but it is no measure of the
+task: under a thousand tasks a job waits for the CPU between being claimed and ending.)
+Targets on this 2-core machine: chain ≤ 2 s total; 1,000 fan-out ≤ 5 s lag.
 """
 
 from __future__ import annotations
@@ -78,18 +81,22 @@ def main() -> None:
     args = parser.parse_args()
     with running_kiln(workers=args.job_workers, extra_env={"KILN_JOB_SLOTS": str(args.slots)}) as kiln:
         files = {".neuro/project.yml": "id: bench\n", ".neuro/chain.yml": chain_batch(args.chain),
-                 ".neuro/fanout.yml": fanout_batch(args.fanout), ".neuro/warm.yml": chain_batch(3)}
+                 ".neuro/fanout.yml": fanout_batch(args.fanout), ".neuro/warm.yml": chain_batch(3),
+                 ".neuro/single.yml": fanout_batch(0)}
         kiln.client.post("/api/v1/flows/sync/", json={"folder": "storage:bench", "files": files}).raise_for_status()
         run_bake(kiln, "warm")
         detail, wall = run_bake(kiln, "chain")
         assert detail["status"] == "succeeded", detail["status"]
         print(f"chain of {args.chain} tasks (sleep 10 ms each): {wall:.2f} s total, "
               f"{wall / args.chain * 1000:.0f} ms per hop (target: ≤ 2 s total)")
+        single, _ = run_bake(kiln, "single")
+        own = max(job_run_time(kiln, single["id"]))
         detail, wall = run_bake(kiln, "fanout", timeout=1800)
         tasks = detail["attempt"]["tasks"]
-        own = max(job_run_time(kiln, detail["id"]))
-        print(f"fan-out of {len(tasks) - 1} no-op tasks: {wall:.2f} s total, longest job {own:.2f} s, "
-              f"lag {wall - own:.2f} s (target: ≤ 5 s), status {detail['status']}")
+        longest = max(job_run_time(kiln, detail["id"]))
+        print(f"fan-out of {len(tasks) - 1} no-op tasks: {wall:.2f} s total, one task alone {own * 1000:.0f} ms, "
+              f"lag {wall - own:.2f} s (target: ≤ 5 s), status {detail['status']}; "
+              f"longest job in the fan-out {longest:.2f} s")
 
 
 if __name__ == "__main__":
