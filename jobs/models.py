@@ -82,6 +82,10 @@ class Job(models.Model):
     attempt = models.PositiveIntegerField(default=0)  # bumped per execution; stale runners stop
     log_lines = models.BigIntegerField(default=0)  # number of log lines stored (= next offset)
 
+    # Not a column: the job's tags when they were at hand as it was stored or claimed (tags never
+    # change), which saves reading its tag rows for its events (``job_tags``).
+    known_tags: list[str] | None = None
+
     class Meta:
         ordering = ["-created_at"]
         indexes = [

@@ -98,6 +98,13 @@ def job_get_visible(*, user: AbstractBaseUser, ref: str) -> Job:
     return job
 
 
+def job_tags(job: Job) -> list[str]:
+    """Sorted. Tags never change once a job exists: those known when it was stored or claimed
+    (``known_tags``) save a query; otherwise its rows (prefetched by lists)."""
+    known = getattr(job, "known_tags", None)
+    return sorted(known) if known is not None else sorted(row.tag for row in job.tag_rows.all())
+
+
 def job_summary(job: Job) -> dict[str, Any]:
     """The fields lists and events carry."""
     return {
@@ -112,7 +119,7 @@ def job_summary(job: Job) -> dict[str, Any]:
         "image": job.image,
         "command": job.command,
         "preset": job.preset,
-        "tags": sorted(row.tag for row in job.tag_rows.all()),
+        "tags": job_tags(job),
         "http_port": job.http_port,
         "created_at": job.created_at.isoformat() if job.created_at else None,
         "started_at": job.started_at.isoformat() if job.started_at else None,

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import Case, CharField, F, Value, When, prefetch_related_objects
+from django.db.models import Case, CharField, F, Value, When
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
@@ -219,7 +221,8 @@ def jobs_save(*, by: AbstractBaseUser, built: list[tuple[Job, list[str], list[Pr
         for job, _, targets in built:
             for target in targets:
                 share(by=by, uri=job.uri, principal=f"{target.kind}:{target.name}", level=Level.READ)
-        prefetch_related_objects(jobs, "tag_rows")  # one query; each job's event lists its tags
+        for job, tags, _ in built:
+            job.known_tags = tags  # each job's event lists its tags: no query to read them back
         transaction.on_commit(lambda: _enqueue_many(jobs, claimed=claimed))
     return jobs
 
@@ -375,18 +378,20 @@ def jobs_claim(*, job_ids: list[str], worker: str, exec_channel: str = "",
     now = timezone.now()
     fields = _claim_fields(worker, exec_channel, now)
     known = known or {}
+    if connection.vendor == "postgresql":  # one statement: atomic as it is, no BEGIN and COMMIT round trips
+        jobs = [_claimed_job(row, known, fields) for row in _claim_rows(job_ids, fields, now)]
+        _attach_owners([job for job in jobs if job.pk not in known])
+        _announce(jobs)
+        return jobs
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            claimed = _claim_rows(job_ids, fields)
-        else:
-            ids = list(Job.objects.select_for_update(skip_locked=True)
-                       .filter(pk__in=job_ids, status=JobStatus.PENDING).values_list("pk", flat=True))
-            Job.objects.filter(pk__in=ids).update(
-                **fields, attempt=F("attempt") + 1,
-                http_target=Case(When(http_port__isnull=True, then=Value("")),
-                                 default=Concat(Value(f"{settings.KILN_WORKER_ADDRESS}:"),
-                                                Cast("http_port", CharField()))))
-            claimed = dict(Job.objects.filter(pk__in=ids).values_list("pk", "attempt"))
+        ids = list(Job.objects.select_for_update(skip_locked=True)
+                   .filter(pk__in=job_ids, status=JobStatus.PENDING).values_list("pk", flat=True))
+        Job.objects.filter(pk__in=ids).update(
+            **fields, attempt=F("attempt") + 1,
+            http_target=Case(When(http_port__isnull=True, then=Value("")),
+                             default=Concat(Value(f"{settings.KILN_WORKER_ADDRESS}:"),
+                                            Cast("http_port", CharField()))))
+        claimed = dict(Job.objects.filter(pk__in=ids).values_list("pk", "attempt"))
         if not claimed:
             return []
         jobs = [known[pk] for pk in claimed if pk in known]
@@ -416,17 +421,60 @@ def _set_claimed(job: Job, fields: dict[str, Any], *, attempt: int) -> None:
     job.http_target = f"{settings.KILN_WORKER_ADDRESS}:{job.http_port}" if job.http_port else ""
 
 
-def _claim_rows(job_ids: list[str], fields: dict[str, Any]) -> dict[str, int]:
-    """The claiming UPDATE on PostgreSQL: the ids it moved, with their new attempt. A job another
-    worker is claiming at the same moment waits for that transaction, then no longer matches."""
-    columns = ", ".join(f"{name} = %s" for name in fields)
+def _claim_rows(job_ids: list[str], fields: dict[str, Any], now: Any) -> list[Job]:
+    """The claim on PostgreSQL, in one round trip: move the pending jobs among ``job_ids``,
+    record their Started events, and read them back as updated, each with its tags
+    (``known_tags``). A job another worker is claiming at the same moment waits for that
+    transaction, then no longer matches. (As Django queries — an UPDATE, a SELECT with the owner,
+    one for the tags, an INSERT — a claim cost ~1 ms of the worker's CPU per job in a fan-out.)"""
+    quote = connection.ops.quote_name
+    job_fields = Job._meta.concrete_fields
+    assignments = ", ".join(f"{quote(name)} = %s" for name in fields)
+    columns = ", ".join(f"c.{quote(field.column)}" for field in job_fields)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {Job._meta.db_table} SET {columns}, attempt = attempt + 1, "  # noqa: S608 — names are ours
+            f"WITH c AS (UPDATE {quote(Job._meta.db_table)} SET {assignments}, attempt = attempt + 1, "  # noqa: S608 — names are ours
             "http_target = CASE WHEN http_port IS NULL THEN '' ELSE %s || http_port::text END "
-            "WHERE id = ANY(%s) AND status = %s RETURNING id, attempt",
-            [*fields.values(), f"{settings.KILN_WORKER_ADDRESS}:", list(job_ids), JobStatus.PENDING])
-        return dict(cursor.fetchall())
+            "WHERE id = ANY(%s) AND status = %s RETURNING *), "
+            f"e AS (INSERT INTO {quote(JobStatusEvent._meta.db_table)} (job_id, status, reason, description, at) "
+            "SELECT id, status, reason, status_description, %s FROM c) "
+            f"SELECT {columns}, ARRAY(SELECT t.tag FROM {quote(JobTag._meta.db_table)} t "
+            "WHERE t.job_id = c.id ORDER BY t.tag) FROM c",
+            [*fields.values(), f"{settings.KILN_WORKER_ADDRESS}:", list(job_ids), JobStatus.PENDING, now])
+        rows = cursor.fetchall()
+    converters = [(index, field.get_db_converters(connection)) for index, field in enumerate(job_fields)]
+    converters = [(index, found) for index, found in converters if found]
+    names = [field.attname for field in job_fields]
+    jobs = []
+    for row in rows:
+        values = list(row[:-1])
+        for index, found in converters:
+            for convert in found:
+                values[index] = convert(values[index], None, connection)
+        job = Job.from_db(connection.alias, names, values)
+        job.known_tags = list(row[-1])
+        jobs.append(job)
+    return jobs
+
+
+def _claimed_job(row: Job, known: dict[str, Job], fields: dict[str, Any]) -> Job:
+    """A job as claimed: the one in memory brought up to date, else the row read back."""
+    job = known.get(row.pk)
+    if job is None:
+        return row
+    _set_claimed(job, fields, attempt=row.attempt)
+    return job
+
+
+def _attach_owners(jobs: list[Job]) -> None:
+    """Each job's owner, read once per user (events name them)."""
+    if jobs:
+        owners = get_user_model().objects.in_bulk({job.owner_id for job in jobs})
+        for job in jobs:
+            job.owner = owners[job.owner_id]
+
+
+FINISH_BATCH = 1000  # job ends per statement
 
 
 def jobs_finish(*, ends: list[JobEnd]) -> list[Job]:
@@ -436,18 +484,21 @@ def jobs_finish(*, ends: list[JobEnd]) -> list[Job]:
     if not ends:
         return []
     now = timezone.now()
-    with transaction.atomic():
+    # On PostgreSQL up to FINISH_BATCH ends are one statement: atomic as it is.
+    single = connection.vendor == "postgresql" and len(ends) <= FINISH_BATCH
+    with nullcontext() if single else transaction.atomic():
         if connection.vendor == "postgresql":
             moved = _finish_rows(ends, now)
+            done = [end for end in ends if end.job.pk in moved]
         else:
             moved = {end.job.pk for end in ends if Job.objects.filter(
                 pk=end.job.pk, attempt=end.attempt, status=JobStatus.RUNNING).update(
                 status=end.status, reason=end.reason, status_description=end.description,
                 exit_code=end.exit_code, finished_at=now, log_lines=end.log_lines)}
-        done = [end for end in ends if end.job.pk in moved]
-        JobStatusEvent.objects.bulk_create([
-            JobStatusEvent(job=end.job, status=end.status, reason=end.reason, description=end.description,
-                           exit_code=end.exit_code, at=now) for end in done])
+            done = [end for end in ends if end.job.pk in moved]
+            JobStatusEvent.objects.bulk_create([
+                JobStatusEvent(job=end.job, status=end.status, reason=end.reason, description=end.description,
+                               exit_code=end.exit_code, at=now) for end in done])
     for end in done:
         job = end.job
         job.status, job.reason, job.status_description = end.status, end.reason, end.description
@@ -458,20 +509,25 @@ def jobs_finish(*, ends: list[JobEnd]) -> list[Job]:
 
 
 def _finish_rows(ends: list[JobEnd], now: Any) -> set[str]:
-    table = Job._meta.db_table
+    table, events = Job._meta.db_table, JobStatusEvent._meta.db_table
     moved: set[str] = set()
     with connection.cursor() as cursor:
-        for start in range(0, len(ends), 1000):
-            batch = ends[start:start + 1000]
+        for start in range(0, len(ends), FINISH_BATCH):
+            batch = ends[start:start + FINISH_BATCH]
             values = ", ".join(["(%s, %s::integer, %s, %s, %s, %s::integer, %s::bigint)"] * len(batch))
+            # The jobs that moved get their status events in the same statement.
             cursor.execute(
-                f"UPDATE {table} AS j SET status = v.status, reason = v.reason, "  # noqa: S608 — placeholders only
+                f"WITH f AS (UPDATE {table} AS j SET status = v.status, reason = v.reason, "  # noqa: S608 — placeholders only
                 "status_description = v.description, exit_code = v.exit_code, finished_at = %s, "
                 f"log_lines = v.log_lines FROM (VALUES {values}) AS v(id, attempt, status, reason, description, "
-                "exit_code, log_lines) WHERE j.id = v.id AND j.attempt = v.attempt AND j.status = %s RETURNING j.id",
+                "exit_code, log_lines) WHERE j.id = v.id AND j.attempt = v.attempt AND j.status = %s "
+                "RETURNING j.id, j.status, j.reason, j.status_description, j.exit_code), "
+                f"e AS (INSERT INTO {events} (job_id, status, reason, description, exit_code, at) "
+                "SELECT id, status, reason, status_description, exit_code, %s FROM f) "
+                "SELECT id FROM f",
                 [now, *[item for end in batch for item in (end.job.pk, end.attempt, end.status, end.reason,
                                                             end.description, end.exit_code, end.log_lines)],
-                 JobStatus.RUNNING])
+                 JobStatus.RUNNING, now])
             moved.update(row[0] for row in cursor.fetchall())
     return moved
 

@@ -84,6 +84,60 @@ def test_a_full_host_claims_slots_freed_one_by_one_together(host, queued, monkey
         wait_status(job, "succeeded")
 
 
+def test_a_claim_reads_the_jobs_back_with_their_owner_and_tags_in_two_queries(bob, queued,
+                                                                              django_assert_max_num_queries):
+    """Jobs created elsewhere (a bake's tick in the control worker): the claiming statement moves
+    them, records their Started events and reads them back with their tags; one query more for
+    their owner."""
+    from jobs.selectors import job_summary
+
+    specs = [{"image": "python:3.11", "command": "true", "tags": ["b", "a"], "env": {"K": "v"}},
+             {"image": "python:3.11", "command": "true"}]
+    created = services.jobs_run_many(by=bob, specs=specs)
+    ids = [job.pk for job in created]
+    with django_assert_max_num_queries(2):
+        claimed = services.jobs_claim(job_ids=[*ids, "no-such-job"], worker="w1", exec_channel="c1")
+        summaries = {job.pk: job_summary(job) for job in claimed}
+    assert sorted(summaries) == sorted(ids)
+    assert summaries[ids[0]]["tags"] == ["a", "b"] and summaries[ids[1]]["tags"] == []
+    assert {summary["owner"] for summary in summaries.values()} == {"bob"}
+    first = next(job for job in claimed if job.pk == ids[0])
+    assert (first.env, first.status, first.worker, first.exec_channel, first.attempt) == (
+        {"K": "v"}, "running", "w1", "c1", 1)
+    stored = Job.objects.get(pk=ids[0])
+    assert (stored.status, stored.attempt, stored.started_at) == ("running", 1, first.started_at)
+    assert [(row.status, row.reason) for row in stored.history.all()] == [
+        ("pending", "Created"), ("running", "Started")]
+    assert services.jobs_claim(job_ids=ids, worker="w2") == []  # claimed already
+
+
+def test_a_busy_host_records_ends_close_together_at_once(host, queued, monkeypatch):
+    """Many jobs running (a wide bake): an end waits a moment for others, and they are recorded
+    in one statement rather than one or two at a time."""
+    import jobs.host as job_host
+
+    sizes: list[int] = []
+    finish = job_host.jobs_finish
+    monkeypatch.setattr(job_host, "jobs_finish", lambda **kw: sizes.append(len(kw["ends"])) or finish(**kw))
+    monkeypatch.setattr(job_host, "GATHER_WHEN_RUNNING", 3)
+    monkeypatch.setattr(job_host, "END_BATCH", 3)
+    monkeypatch.setattr(job_host, "END_GATHER", 30)  # generous: the batch fills first
+    jobs = queued("sleep 0.2", count=3)
+    host.submit([job.pk for job in jobs])
+    for job in jobs:
+        wait_status(job, "succeeded")
+    assert [size for size in sizes if size] == [3]
+
+
+def test_a_lone_job_is_recorded_at_once(host, queued, monkeypatch):
+    import jobs.host as job_host
+
+    monkeypatch.setattr(job_host, "END_GATHER", 60)  # were it to wait, the test would time out
+    job = queued("true")[0]
+    host.submit([job.pk])
+    assert wait_status(job, "succeeded", timeout=30).reason == "Completed"
+
+
 def test_new_jobs_started_here_are_claimed_in_memory(host, queued, django_assert_max_num_queries):
     jobs = queued("echo ok", count=2)
     with django_assert_max_num_queries(4):  # the claim and its events, without reading the jobs again
