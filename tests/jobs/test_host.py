@@ -138,6 +138,27 @@ def test_a_lone_job_is_recorded_at_once(host, queued, monkeypatch):
     assert wait_status(job, "succeeded", timeout=30).reason == "Completed"
 
 
+def test_job_threads_are_kept_for_later_jobs():
+    from jobs.host import _ThreadsKept
+
+    threads = _ThreadsKept()
+    seen: list[threading.Thread] = []
+    release = threading.Event()
+    for _ in range(3):  # one after another: one thread does them all
+        done = threading.Event()
+        threads.run(lambda event: (seen.append(threading.current_thread()), event.set()), done)
+        assert done.wait(10)
+        wait_for(lambda: threads.idle == 1, timeout=10)
+    assert len(set(seen)) == 1 and seen[0].daemon
+    started = [threading.Event() for _ in range(3)]
+    for event in started:  # at once: each gets a thread
+        threads.run(lambda event: (seen.append(threading.current_thread()), event.set(), release.wait(10)), event)
+    assert all(event.wait(10) for event in started)
+    assert len(set(seen[3:])) == 3
+    release.set()
+    wait_for(lambda: threads.idle == 3, timeout=10)
+
+
 def test_new_jobs_started_here_are_claimed_in_memory(host, queued, django_assert_max_num_queries):
     jobs = queued("echo ok", count=2)
     with django_assert_max_num_queries(1):  # the claim and its events, one statement
