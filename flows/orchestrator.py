@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import timedelta
@@ -102,7 +103,9 @@ class Tick:
         self.attempt = attempt
         self.bake = attempt.bake
         self.now = timezone.now()
-        self.tasks: dict[str, BakeTask] = {task.task_id: task for task in attempt.tasks.all()}
+        kept = _tasks_kept.take(attempt)
+        self.tasks: dict[str, BakeTask] = kept if kept is not None else {
+            task.task_id: task for task in attempt.tasks.all()}
         self.changed: dict[str, BakeTask] = {}
         self.to_kill: list[str] = []
         self.new_jobs: list[Any] = []
@@ -422,6 +425,7 @@ def bake_tick(*, bake_id: str, wait: bool = True) -> bool:
         tick.stop_if_failing(plan)
         tick.announce_tasks()
         tick.save()
+        transaction.on_commit(lambda: _tasks_kept.keep(attempt, tick.now, tick.tasks))
         to_kill = tick.to_kill
         running = sum(1 for task in tick.tasks.values() if task.status == TaskStatus.RUNNING)
         transaction.on_commit(lambda: _running_after_tick.remember(bake_id, running))
@@ -437,6 +441,36 @@ def bake_tick(*, bake_id: str, wait: bool = True) -> bool:
     return True
 
 
+class _TasksKept:
+    """The tasks of the attempts this process ticked last, as its committed tick left them: its
+    next tick of the attempt uses them if no other tick came in between (the attempt's
+    ``ticked_at`` is still the one that tick wrote; only ticks change a running attempt's tasks,
+    and cancelling ends it). Reading a 1,000-task attempt back cost ~15 ms per tick, a third of
+    the control worker's time in a fan-out. A tick takes its entry out, and only a commit puts it
+    back: a tick that rolled back leaves nothing half-changed behind."""
+
+    def __init__(self, size: int = 16) -> None:
+        self.size = size
+        self.entries: OrderedDict[int, tuple[Any, dict[str, BakeTask]]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def take(self, attempt: BakeAttempt) -> dict[str, BakeTask] | None:
+        with self.lock:
+            entry = self.entries.pop(attempt.pk, None)
+        if entry is None or attempt.ticked_at is None or entry[0] != attempt.ticked_at:
+            return None
+        return entry[1]
+
+    def keep(self, attempt: BakeAttempt, ticked_at: Any, tasks: dict[str, BakeTask]) -> None:
+        if attempt.status in (BakeStatus.SUCCEEDED, BakeStatus.FAILED, BakeStatus.CANCELLED):
+            return
+        with self.lock:
+            self.entries[attempt.pk] = (ticked_at, tasks)
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+
+
+_tasks_kept = _TasksKept()
 INLINE_TICK_MAX_RUNNING = 8
 
 

@@ -164,6 +164,44 @@ def test_a_wide_bake_starts_in_slices_and_asks_for_the_next_tick(bob, monkeypatc
         assert ticks == ([bake.pk] if asks_again else [])
 
 
+def test_a_tick_uses_the_tasks_this_process_last_committed_unless_another_tick_came_between(
+        bob, monkeypatch, django_capture_on_commit_callbacks):
+    from flows import services
+    from jobs import services as job_services
+    from tests.flows.helpers import make_flow
+
+    monkeypatch.setattr(orchestrator, "STARTS_PER_TICK", 2)
+    monkeypatch.setattr(job_services, "_enqueue_many", lambda jobs, **_: None)
+    monkeypatch.setattr(orchestrator, "request_tick", lambda *args, **kwargs: None)
+    tasks = "\n".join(f"  - id: t{index}\n    needs: []\n    image: python:3.11\n    bash: 'true'"
+                      for index in range(8))
+    bake = services.bake_start(by=bob, flow=make_flow(bob, wide=f"kind: batch\ntasks:\n{tasks}\n"), batch="wide")
+
+    def tick() -> list[str]:
+        """The tick's reads of the tasks table."""
+        with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=True):
+            orchestrator.bake_tick(bake_id=bake.pk)
+        return [q["sql"] for q in queries if q["sql"].startswith("SELECT") and "flows_baketask" in q["sql"]]
+
+    def statuses() -> dict[str, str]:
+        return dict(BakeTask.objects.filter(attempt__bake=bake).values_list("task_id", "status"))
+
+    assert tick()  # the first reads them
+    assert tick() == [] and list(statuses().values()).count("running") == 4
+    # Another process's tick: this one's copy is stale, and read again.
+    BakeTask.objects.filter(attempt__bake=bake, task_id="t7").update(status="skipped", reason="elsewhere")
+    BakeAttempt.objects.filter(bake=bake).update(ticked_at=T0)
+    assert tick() and statuses()["t7"] == "skipped" and list(statuses().values()).count("running") == 6
+    # A tick that rolls back leaves no copy behind.
+    monkeypatch.setattr(orchestrator.Tick, "announce_tasks", lambda self: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        tick()
+    monkeypatch.undo()
+    monkeypatch.setattr(job_services, "_enqueue_many", lambda jobs, **_: None)
+    monkeypatch.setattr(orchestrator, "request_tick", lambda *args, **kwargs: None)
+    assert tick() and list(statuses().values()).count("running") == 7
+
+
 def test_a_bake_plans_without_the_flows_other_batch_files():
     files = {".neuro/project.yml": "id: p\n", ".neuro/live.yml": "kind: live\n",
              ".neuro/chain.yml": "kind: batch\ntasks: []\n", ".neuro/wide.yml": "# many tasks\nkind: 'batch'  # x\n",
