@@ -14,6 +14,7 @@ Targets on this 2-core machine: chain ≤ 2 s total; 1,000 fan-out ≤ 5 s lag.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from contextlib import closing
 from datetime import datetime
@@ -76,8 +77,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--chain", type=int, default=40)
     parser.add_argument("--fanout", type=int, default=1000)
-    parser.add_argument("--job-workers", type=int, default=2, help="jobs worker processes (one per core)")
-    parser.add_argument("--slots", type=int, default=64, help="jobs each worker process runs at once")
+    parser.add_argument("--job-workers", type=int, default=max(1, (os.cpu_count() or 2) // 2),
+                        help="jobs worker processes (default: the launcher's, one per two CPUs)")
+    parser.add_argument("--slots", type=int, default=32, help="jobs each worker process runs at once (KILN_JOB_SLOTS)")
     args = parser.parse_args()
     with running_kiln(workers=args.job_workers, extra_env={"KILN_JOB_SLOTS": str(args.slots)}) as kiln:
         files = {".neuro/project.yml": "id: bench\n", ".neuro/chain.yml": chain_batch(args.chain),

@@ -301,8 +301,10 @@ KILN_JOB_CGROUP_PARENT = os.environ.get("KILN_JOB_CGROUP_PARENT", "kiln")
 # ticks run inline at once and are not delayed.
 KILN_BAKE_TICK_COALESCE = float(os.environ.get("KILN_BAKE_TICK_COALESCE", "0.25"))
 # Jobs one worker process runs at once (its job host); a jobs worker with --concurrency N runs up
-# to N × slots. Size it to what the machine's CPUs and memory carry for your jobs.
-KILN_JOB_SLOTS = int(os.environ.get("KILN_JOB_SLOTS", "16"))
+# to N × slots. Size it to what the machine's CPUs and memory carry for your jobs. (32 with one
+# process per two CPUs, the launcher's default, is the capacity 16 per process gave with one per
+# CPU, for half the processes: see docs/jobs.md.)
+KILN_JOB_SLOTS = int(os.environ.get("KILN_JOB_SLOTS", "32"))
 # Liveness: runners beat every interval; a running job whose beat is older than the timeout is
 # lost (its worker died). Every worker runs the check, so no single scheduler must stay alive.
 KILN_HEARTBEAT_INTERVAL = float(os.environ.get("KILN_HEARTBEAT_INTERVAL", "3"))
