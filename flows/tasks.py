@@ -7,7 +7,7 @@ from celery import shared_task
 from flows.orchestrator import bake_tick, tick_ended, tick_started
 
 
-@shared_task(name="flows.tick_bake")
+@shared_task(name="flows.tick_bake", ignore_result=True)
 def tick_bake(bake_id: str) -> None:
     tick_started(bake_id)
     try:
