@@ -191,6 +191,14 @@ class Tick:
                 update_fields=["outputs", "bake_id", "created_at"], batch_size=500)
 
     # -- 2. what can start --------------------------------------------------------------------------------
+    def needs_plan(self) -> bool:
+        """Whether this tick has anything to decide: a task waiting to start, or a failure whose
+        fail_fast may stop running tasks. The last ticks of a wide bake only record endings: a
+        process that never planned the bake (a jobs worker ticking it inline once few run) then
+        does not parse its 1,000-task batch file for nothing."""
+        statuses = {task.status for task in self.tasks.values()}
+        return TaskStatus.PENDING in statuses or (TaskStatus.FAILED in statuses and TaskStatus.RUNNING in statuses)
+
     def failing(self, plan: spec.BatchPlan) -> bool:
         if self._failing is None:
             self._failing = any(task.status == TaskStatus.FAILED and plan.tasks[task.task_id].fail_fast
@@ -410,19 +418,20 @@ def bake_tick(*, bake_id: str, wait: bool = True) -> bool:
         if attempt.status in (BakeStatus.SUCCEEDED, BakeStatus.FAILED, BakeStatus.CANCELLED):
             return True
         tick = Tick(attempt)
-        try:
-            plan = _plan(attempt.pk, bake_id)
-        except spec.FlowSpecError as error:
-            for task in tick.tasks.values():
-                if task.status not in FINAL_TASK_STATUSES:
-                    tick.set(task, TaskStatus.FAILED, _first(error))
-            tick.announce_tasks()
-            tick.save()
-            return True
         tick.reconcile()
-        tick.schedule(plan)
-        tick.start_jobs()
-        tick.stop_if_failing(plan)
+        if tick.needs_plan():
+            try:
+                plan = _plan(attempt.pk, bake_id)
+            except spec.FlowSpecError as error:
+                for task in tick.tasks.values():
+                    if task.status not in FINAL_TASK_STATUSES:
+                        tick.set(task, TaskStatus.FAILED, _first(error))
+                tick.announce_tasks()
+                tick.save()
+                return True
+            tick.schedule(plan)
+            tick.start_jobs()
+            tick.stop_if_failing(plan)
         tick.announce_tasks()
         tick.save()
         transaction.on_commit(lambda: _tasks_kept.keep(attempt, tick.now, tick.tasks))

@@ -202,6 +202,34 @@ def test_a_tick_uses_the_tasks_this_process_last_committed_unless_another_tick_c
     assert tick() and list(statuses().values()).count("running") == 7
 
 
+def test_a_tick_with_nothing_left_to_start_does_not_plan(bob, monkeypatch, django_capture_on_commit_callbacks):
+    """The last ticks of a wide bake only record endings: a process that never planned the bake
+    (a jobs worker ticking it inline) does not parse its batch file for that."""
+    from flows import services
+    from jobs import services as job_services
+    from tests.flows.helpers import make_flow
+
+    monkeypatch.setattr(job_services, "_enqueue_many", lambda jobs, **_: None)
+    monkeypatch.setattr(orchestrator, "request_tick", lambda *args, **kwargs: None)
+    tasks = "\n".join(f"  - id: t{index}\n    needs: []\n    image: python:3.11\n    bash: 'true'"
+                      for index in range(3))
+    bake = services.bake_start(by=bob, flow=make_flow(bob, wide=f"kind: batch\ntasks:\n{tasks}\n"), batch="wide")
+    with django_capture_on_commit_callbacks(execute=True):
+        orchestrator.bake_tick(bake_id=bake.pk)
+    job_ids = list(BakeTask.objects.filter(attempt__bake=bake).values_list("job_id", flat=True))
+    assert all(job_ids)
+
+    def not_here(*args):
+        raise AssertionError("planned")
+
+    monkeypatch.setattr(orchestrator, "_plan", not_here)
+    Job.objects.filter(pk__in=job_ids).update(status="succeeded", reason="Completed", finished_at=T0)
+    with django_capture_on_commit_callbacks(execute=True):
+        orchestrator.bake_tick(bake_id=bake.pk)
+    bake.refresh_from_db()
+    assert bake.status == "succeeded"
+
+
 def test_a_bake_plans_without_the_flows_other_batch_files():
     files = {".neuro/project.yml": "id: p\n", ".neuro/live.yml": "kind: live\n",
              ".neuro/chain.yml": "kind: batch\ntasks: []\n", ".neuro/wide.yml": "# many tasks\nkind: 'batch'  # x\n",
