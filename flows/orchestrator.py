@@ -437,7 +437,7 @@ def bake_tick(*, bake_id: str, wait: bool = True) -> bool:
         transaction.on_commit(lambda: _tasks_kept.keep(attempt, tick.now, tick.tasks))
         to_kill = tick.to_kill
         running = sum(1 for task in tick.tasks.values() if task.status == TaskStatus.RUNNING)
-        transaction.on_commit(lambda: _running_after_tick.remember(bake_id, running))
+        transaction.on_commit(lambda: _remember_running(bake_id, running))
         if tick.more:
             transaction.on_commit(lambda: request_tick(bake_id))
     for job_id in to_kill:
@@ -488,30 +488,33 @@ def tick_now_or_later(bake_id: str) -> None:
     is ticked right here, saving a queue round trip per hop; a wide one (a fan-out of hundreds)
     gets one queued tick for many endings, since every tick reads the whole attempt. A tick held
     elsewhere also means: queue one, so this ending is not missed."""
-    running = _running_after_tick.get(bake_id)
-    if running is None:
-        # Counting stops past the limit: a wide bake has hundreds running.
-        running = BakeTask.objects.filter(attempt__bake_id=bake_id, status=TaskStatus.RUNNING)[
-            :INLINE_TICK_MAX_RUNNING + 1].count()
-        _running_after_tick.remember(bake_id, running)
+    running = _running_now(bake_id)
     if running > INLINE_TICK_MAX_RUNNING or not bake_tick(bake_id=bake_id, wait=False):
         request_tick(bake_id, within=settings.KILN_BAKE_TICK_COALESCE)
 
 
-class _RecentCounts(OrderedDict):
-    """Running tasks per bake as this process last saw them (its last tick of the bake, or a
-    count): the inline-or-queued choice above needs no query on a chain's every hop, nor on every
-    batch of a wide bake's endings. A bake that changed width meanwhile is ticked the other way
-    until this process ticks it: correct either way, only slower; bounded, oldest out first."""
-
-    def remember(self, bake_id: str, running: int) -> None:
-        self[bake_id] = running
-        self.move_to_end(bake_id)
-        while len(self) > 1000:
-            self.popitem(last=False)
+def _running_key(bake_id: str) -> str:
+    return f"{settings.KILN_REDIS_PREFIX}:running:{bake_id}"
 
 
-_running_after_tick = _RecentCounts()
+def _remember_running(bake_id: str, running: int) -> None:
+    """The bake's running tasks as its last tick left them, for every worker: the inline-or-queued
+    choice needs no query on a chain's every hop, nor on every batch of a wide bake's endings; and
+    the worker that sees a wide bake's last endings learns it has narrowed (kept per process, a
+    count from its own early tick had it queue the last tick with a coalescing delay, ~0.25 s
+    added to the bake). A count that is off only makes that choice the slower way."""
+    _redis().set(_running_key(bake_id), running, ex=int(STALE_AFTER.total_seconds()) * 4)
+
+
+def _running_now(bake_id: str) -> int:
+    remembered = _redis().get(_running_key(bake_id))
+    if remembered is not None:
+        return int(remembered)
+    # Counting stops past the limit: a wide bake has hundreds running.
+    running = BakeTask.objects.filter(attempt__bake_id=bake_id, status=TaskStatus.RUNNING)[
+        :INLINE_TICK_MAX_RUNNING + 1].count()
+    _remember_running(bake_id, running)
+    return running
 
 
 def bakes_resume_stale() -> list[str]:

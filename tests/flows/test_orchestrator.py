@@ -291,11 +291,28 @@ def test_endings_of_a_wide_bake_queue_a_tick_after_one_count(bob, monkeypatch, s
     BakeTask.objects.filter(attempt=attempt).update(status="running")
     asked: list[tuple[str, float]] = []
     monkeypatch.setattr(orchestrator, "request_tick", lambda bake_id, within=0: asked.append((bake_id, within)))
-    monkeypatch.setattr(orchestrator, "_running_after_tick", orchestrator._RecentCounts())
     bake_id = attempt.bake_id
+    orchestrator._redis().delete(orchestrator._running_key(bake_id))
     with CaptureQueriesContext(connection) as first:
         orchestrator.tick_now_or_later(bake_id)
     with CaptureQueriesContext(connection) as second:
         orchestrator.tick_now_or_later(bake_id)
     assert (len(first), len(second)) == (1, 0)
     assert asked == [(bake_id, settings.KILN_BAKE_TICK_COALESCE)] * 2
+
+
+def test_the_last_endings_of_a_wide_bake_are_ticked_at_once_wherever_the_last_tick_ran(bob, monkeypatch):
+    """A tick in another process (the control worker) left few tasks running: the worker that
+    sees the next endings ticks at once rather than queueing a tick that waits to coalesce."""
+    attempt = make_attempt(bob, [f"t{index}" for index in range(12)])
+    BakeTask.objects.filter(attempt=attempt).update(status="running")
+    bake_id = attempt.bake_id
+    asked: list[str] = []
+    ticked: list[str] = []
+    monkeypatch.setattr(orchestrator, "request_tick", lambda bake_id, within=0: asked.append(bake_id))
+    monkeypatch.setattr(orchestrator, "bake_tick", lambda bake_id, wait=True: ticked.append(bake_id) or True)
+    orchestrator._remember_running(bake_id, 12)  # as this process's early tick saw it
+    orchestrator.tick_now_or_later(bake_id)
+    orchestrator._remember_running(bake_id, 2)  # the control worker's latest tick
+    orchestrator.tick_now_or_later(bake_id)
+    assert (asked, ticked) == ([bake_id], [bake_id])
