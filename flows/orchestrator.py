@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from console.errors import Conflict, KilnError
@@ -42,10 +42,14 @@ JOB_TO_TASK = {JobStatus.SUCCEEDED: TaskStatus.SUCCEEDED, JobStatus.FAILED: Task
                JobStatus.CANCELLED: TaskStatus.CANCELLED}
 
 
+_planned_here: set[str] = set()  # bakes this process planned (and so has the plan of, mostly)
+
+
 @lru_cache(maxsize=64)
 def _plan(attempt_id: int, bake_id: str) -> spec.BatchPlan:
     """The attempt's plan, from the config snapshot it started with (deterministic, so a cache
     per process is safe; it keeps a 1,000-task bake from being re-planned on every tick)."""
+    _planned_here.add(bake_id)
     attempt = BakeAttempt.objects.select_related("bake", "bake__flow", "bake__flow__owner",
                                                  "bake__created_by").get(pk=attempt_id)
     bake = attempt.bake
@@ -437,7 +441,8 @@ def bake_tick(*, bake_id: str, wait: bool = True) -> bool:
         transaction.on_commit(lambda: _tasks_kept.keep(attempt, tick.now, tick.tasks))
         to_kill = tick.to_kill
         running = sum(1 for task in tick.tasks.values() if task.status == TaskStatus.RUNNING)
-        transaction.on_commit(lambda: _remember_running(bake_id, running))
+        width = len(tick.tasks)
+        transaction.on_commit(lambda: _remember_running(bake_id, running, width))
         if tick.more:
             transaction.on_commit(lambda: request_tick(bake_id))
     for job_id in to_kill:
@@ -481,40 +486,50 @@ class _TasksKept:
 
 _tasks_kept = _TasksKept()
 INLINE_TICK_MAX_RUNNING = 8
+PLAN_HERE_MAX_TASKS = 100  # a bigger bake is ticked inline only where it was planned already
 
 
 def tick_now_or_later(bake_id: str) -> None:
     """After one of the bake's jobs ended, in a worker: a bake with few running tasks (a chain)
     is ticked right here, saving a queue round trip per hop; a wide one (a fan-out of hundreds)
     gets one queued tick for many endings, since every tick reads the whole attempt. A tick held
-    elsewhere also means: queue one, so this ending is not missed."""
-    running = _running_now(bake_id)
-    if running > INLINE_TICK_MAX_RUNNING or not bake_tick(bake_id=bake_id, wait=False):
+    elsewhere also means: queue one, so this ending is not missed. So does a big bake this process
+    never planned: the control worker has its plan, and parsing a 1,000-task batch file here
+    (~0.1 s) would hold up the ready tasks longer than the queue does."""
+    running, width = _bake_counts(bake_id)
+    if running > INLINE_TICK_MAX_RUNNING:
+        request_tick(bake_id, within=settings.KILN_BAKE_TICK_COALESCE)
+    elif width > PLAN_HERE_MAX_TASKS and bake_id not in _planned_here:
+        request_tick(bake_id)
+    elif not bake_tick(bake_id=bake_id, wait=False):
         request_tick(bake_id, within=settings.KILN_BAKE_TICK_COALESCE)
 
 
-def _running_key(bake_id: str) -> str:
+def _counts_key(bake_id: str) -> str:
     return f"{settings.KILN_REDIS_PREFIX}:running:{bake_id}"
 
 
-def _remember_running(bake_id: str, running: int) -> None:
-    """The bake's running tasks as its last tick left them, for every worker: the inline-or-queued
-    choice needs no query on a chain's every hop, nor on every batch of a wide bake's endings; and
-    the worker that sees a wide bake's last endings learns it has narrowed (kept per process, a
-    count from its own early tick had it queue the last tick with a coalescing delay, ~0.25 s
-    added to the bake). A count that is off only makes that choice the slower way."""
-    _redis().set(_running_key(bake_id), running, ex=int(STALE_AFTER.total_seconds()) * 4)
+def _remember_running(bake_id: str, running: int, width: int) -> None:
+    """The bake's running tasks as its last tick left them, and its number of tasks, for every
+    worker: the inline-or-queued choice needs no query on a chain's every hop, nor on every batch
+    of a wide bake's endings; and the worker that sees a wide bake's last endings learns it has
+    narrowed (kept per process, a count from its own early tick had it queue the last tick with a
+    coalescing delay, ~0.25 s added to the bake). Counts that are off only make that choice the
+    slower way."""
+    _redis().set(_counts_key(bake_id), f"{running} {width}", ex=int(STALE_AFTER.total_seconds()) * 4)
 
 
-def _running_now(bake_id: str) -> int:
-    remembered = _redis().get(_running_key(bake_id))
+def _bake_counts(bake_id: str) -> tuple[int, int]:
+    remembered = _redis().get(_counts_key(bake_id))
     if remembered is not None:
-        return int(remembered)
-    # Counting stops past the limit: a wide bake has hundreds running.
-    running = BakeTask.objects.filter(attempt__bake_id=bake_id, status=TaskStatus.RUNNING)[
-        :INLINE_TICK_MAX_RUNNING + 1].count()
-    _remember_running(bake_id, running)
-    return running
+        running, width = remembered.split()
+        return int(running), int(width)
+    counts = BakeTask.objects.filter(
+        attempt__bake_id=bake_id, attempt__status__in=(BakeStatus.PENDING, BakeStatus.RUNNING)).aggregate(
+        running=Count("pk", filter=Q(status=TaskStatus.RUNNING)), width=Count("pk"))
+    running, width = counts["running"], counts["width"]
+    _remember_running(bake_id, running, width)
+    return running, width
 
 
 def bakes_resume_stale() -> list[str]:

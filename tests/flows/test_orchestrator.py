@@ -292,7 +292,7 @@ def test_endings_of_a_wide_bake_queue_a_tick_after_one_count(bob, monkeypatch, s
     asked: list[tuple[str, float]] = []
     monkeypatch.setattr(orchestrator, "request_tick", lambda bake_id, within=0: asked.append((bake_id, within)))
     bake_id = attempt.bake_id
-    orchestrator._redis().delete(orchestrator._running_key(bake_id))
+    orchestrator._redis().delete(orchestrator._counts_key(bake_id))
     with CaptureQueriesContext(connection) as first:
         orchestrator.tick_now_or_later(bake_id)
     with CaptureQueriesContext(connection) as second:
@@ -311,8 +311,29 @@ def test_the_last_endings_of_a_wide_bake_are_ticked_at_once_wherever_the_last_ti
     ticked: list[str] = []
     monkeypatch.setattr(orchestrator, "request_tick", lambda bake_id, within=0: asked.append(bake_id))
     monkeypatch.setattr(orchestrator, "bake_tick", lambda bake_id, wait=True: ticked.append(bake_id) or True)
-    orchestrator._remember_running(bake_id, 12)  # as this process's early tick saw it
+    orchestrator._remember_running(bake_id, 12, 12)  # as this process's early tick saw it
     orchestrator.tick_now_or_later(bake_id)
-    orchestrator._remember_running(bake_id, 2)  # the control worker's latest tick
+    orchestrator._remember_running(bake_id, 2, 12)  # the control worker's latest tick
     orchestrator.tick_now_or_later(bake_id)
     assert (asked, ticked) == ([bake_id], [bake_id])
+
+
+def test_a_big_bake_this_process_never_planned_is_ticked_where_it_was(bob, monkeypatch):
+    """Few running, but a 1,000-task batch file to parse: the tick is queued (to the control
+    worker, which planned it) at once, not run here; a small bake is ticked here either way."""
+    attempt = make_attempt(bob, ["t0"])
+    bake_id = attempt.bake_id
+    asked: list[tuple[str, float]] = []
+    ticked: list[str] = []
+    monkeypatch.setattr(orchestrator, "request_tick", lambda bake_id, within=0: asked.append((bake_id, within)))
+    monkeypatch.setattr(orchestrator, "bake_tick", lambda bake_id, wait=True: ticked.append(bake_id) or True)
+    monkeypatch.setattr(orchestrator, "_planned_here", set())
+    orchestrator._remember_running(bake_id, 1, 1001)
+    orchestrator.tick_now_or_later(bake_id)
+    assert (asked, ticked) == ([(bake_id, 0)], [])
+    orchestrator._planned_here.add(bake_id)
+    orchestrator.tick_now_or_later(bake_id)
+    orchestrator._planned_here.clear()
+    orchestrator._remember_running(bake_id, 1, 40)
+    orchestrator.tick_now_or_later(bake_id)
+    assert (len(asked), ticked) == (1, [bake_id, bake_id])
