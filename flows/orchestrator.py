@@ -463,8 +463,8 @@ class _TasksKept:
     the control worker's time in a fan-out. A tick takes its entry out, and only a commit puts it
     back: a tick that rolled back leaves nothing half-changed behind."""
 
-    def __init__(self, size: int = 16) -> None:
-        self.size = size
+    def __init__(self, most_tasks: int = 20_000) -> None:
+        self.most_tasks = most_tasks  # in all: a few MiB, whatever the bakes' sizes
         self.entries: OrderedDict[int, tuple[Any, dict[str, BakeTask]]] = OrderedDict()
         self.lock = threading.Lock()
 
@@ -478,9 +478,11 @@ class _TasksKept:
     def keep(self, attempt: BakeAttempt, ticked_at: Any, tasks: dict[str, BakeTask]) -> None:
         if attempt.status in (BakeStatus.SUCCEEDED, BakeStatus.FAILED, BakeStatus.CANCELLED):
             return
+        if len(tasks) > self.most_tasks:
+            return
         with self.lock:
             self.entries[attempt.pk] = (ticked_at, tasks)
-            while len(self.entries) > self.size:
+            while sum(len(kept) for _, kept in self.entries.values()) > self.most_tasks:
                 self.entries.popitem(last=False)
 
 

@@ -337,3 +337,16 @@ def test_a_big_bake_this_process_never_planned_is_ticked_where_it_was(bob, monke
     orchestrator._remember_running(bake_id, 1, 40)
     orchestrator.tick_now_or_later(bake_id)
     assert (len(asked), ticked) == (1, [bake_id, bake_id])
+
+
+def test_the_tasks_kept_between_ticks_are_bounded_in_all():
+    from types import SimpleNamespace
+
+    kept = orchestrator._TasksKept(most_tasks=3)
+    a, b, c = (SimpleNamespace(pk=pk, status="running", ticked_at=T0) for pk in (1, 2, 3))
+    kept.keep(a, T0, {"x": 1, "y": 2})
+    kept.keep(b, T0, {"x": 1, "y": 2})  # 4 in all: the oldest goes
+    kept.keep(c, T0, {str(n): n for n in range(4)})  # more than the bound alone: not kept
+    assert (kept.take(a), kept.take(c)) == (None, None)
+    assert kept.take(b) == {"x": 1, "y": 2}
+    assert kept.take(b) is None  # a tick takes its entry out
