@@ -317,6 +317,7 @@ class Tick:
             else:
                 final = BakeStatus.SUCCEEDED
             attempt_finish(attempt=self.attempt, status=final)
+            self.attempt.status = final  # as stored: its tasks are not kept for a next tick
         elif self.attempt.status == BakeStatus.PENDING:
             BakeAttempt.objects.filter(pk=self.attempt.pk).update(status=BakeStatus.RUNNING)
             from flows.models import Bake

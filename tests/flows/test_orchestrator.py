@@ -228,6 +228,7 @@ def test_a_tick_with_nothing_left_to_start_does_not_plan(bob, monkeypatch, djang
         orchestrator.bake_tick(bake_id=bake.pk)
     bake.refresh_from_db()
     assert bake.status == "succeeded"
+    assert bake.attempts.get().pk not in orchestrator._tasks_kept.entries  # a finished attempt's tasks are not kept
 
 
 def test_a_bake_plans_without_the_flows_other_batch_files():
