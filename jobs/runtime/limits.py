@@ -13,6 +13,7 @@ import atexit
 import logging
 import os
 import re
+import resource
 import signal
 import threading
 import time
@@ -37,7 +38,14 @@ class Limits:
     def prepare(self) -> None:
         pass
 
+    def enter(self, pid: int) -> None:
+        """Put process ``pid`` (single-threaded, not running the job's command yet) in these limits;
+        what it starts inherits them."""
+        limit = self.memory_mb * 1024 * 1024
+        resource.prlimit(pid, resource.RLIMIT_AS, (limit, limit))
+
     def enter_command(self) -> str:
+        """The same, as shell run before exec (exec sessions)."""
         return f"ulimit -v {self.memory_mb * 1024}"
 
     def pids(self) -> list[int]:
@@ -373,6 +381,11 @@ class _PooledLimits(Limits):
         self._cgroup, self.dirs = cgroup, cgroup.dirs
         self._oom_before = self.oom_counts(cgroup)
 
+    def _cgroup_of_job(self) -> _Cgroup:
+        if self._cgroup is None:
+            raise OSError(f"job {self.job_id}'s cgroup was given back")  # it may be another job's by now
+        return self._cgroup
+
     def pids(self) -> list[int]:
         cgroup = self._cgroup
         return _procs(cgroup.dirs[0]) if cgroup else []  # none once given back: another job's then
@@ -425,6 +438,9 @@ class CgroupV2Limits(_PooledLimits):
     def oom_counts(self, cgroup: _Cgroup) -> tuple[int, ...]:
         return (_read_counter(cgroup.dirs[0] / "memory.events", "oom_kill"),)
 
+    def enter(self, pid: int) -> None:
+        (self._cgroup_of_job().dirs[0] / "cgroup.procs").write_text(str(pid))
+
     def enter_command(self) -> str:
         if self._cgroup is None:
             return "false"  # given back: it may be another job's by now
@@ -456,6 +472,11 @@ class CgroupV1Limits(_PooledLimits):
     def oom_counts(self, cgroup: _Cgroup) -> tuple[int, ...]:
         memory = cgroup.dirs[0]
         return (_read_counter(memory / "memory.oom_control", "oom_kill"), _read_counter_file(memory / "memory.failcnt"))
+
+    def enter(self, pid: int) -> None:
+        # `tasks` moves one thread: the sandbox's init, single-threaded, before it starts anything.
+        for folder in self._cgroup_of_job().dirs:
+            (folder / "tasks").write_text(str(pid))
 
     def enter_command(self) -> str:
         if self._cgroup is None:

@@ -13,7 +13,10 @@ import shlex
 import shutil
 import signal
 import subprocess
+import threading
+import time
 from functools import lru_cache
+from typing import IO
 
 from django.conf import settings
 
@@ -22,6 +25,7 @@ from jobs.runtime.limits import limits_for
 from jobs.runtime.shell import direct_argv
 
 SYSTEM_DIRS = ("/usr", "/etc", "/opt")
+BURST_GAP = 0.005  # seconds: a sandbox started this soon after another is part of a burst
 MERGED_DIRS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 
 
@@ -45,6 +49,8 @@ class LocalRuntime:
 
     def __init__(self) -> None:
         self.bwrap = shutil.which("bwrap")
+        self._starting = threading.Lock()
+        self._last_start = 0.0
 
     def check(self) -> None:
         if not self.bwrap:
@@ -59,10 +65,11 @@ class LocalRuntime:
             return [], ""
         return ["--ro-bind", prefix, prefix], f"{prefix}/bin:"
 
-    def command_line(self, spec: RunSpec, info_fd: int) -> list[str]:
+    def command_line(self, spec: RunSpec, info_fd: int, block_fd: int = -1) -> list[str]:
         python_binds, _ = self._python_binds()
         args = [
             self.bwrap or "bwrap",
+            *(["--block-fd", str(block_fd)] if block_fd >= 0 else []),
             "--tmpfs", "/",
             *_system_binds(),
             *python_binds,
@@ -101,41 +108,86 @@ class LocalRuntime:
         }
 
     def start(self, spec: RunSpec) -> RunHandle:
+        """Start the sandbox in the job's limits.
+
+        Two ways in, the same result. Alone, a launcher shell enters the limits (its own thread
+        into the cgroup, which takes no kernel-wide lock) and becomes bubblewrap. In a burst of
+        starts (a wide bake's tasks), bubblewrap starts directly and holds its sandbox on
+        ``--block-fd`` until the sandbox's init (its PID comes on ``--info-fd``) has been put in
+        the limits from here; only then does it start the command, which inherits them. Putting
+        another process in a cgroup takes the kernel's global cgroup lock, which waits ~10 ms for
+        an RCU grace period unless another move just did: a job started alone would wait that
+        long, while in a burst the moves share it — and no shell start per job, ~15 % of a 1,000-
+        task fan-out's CPU."""
         self.check()
         limits = limits_for(spec.job_id, spec.cpu, spec.memory_mb, settings.KILN_JOB_CGROUP_PARENT)
+        enter_here = self._in_a_burst()
         info_read, info_write = os.pipe()
-        bwrap = self.command_line(spec, info_write)
-        # Enter the limits first, then become bubblewrap: everything the job starts inherits them.
-        launcher = f"{limits.enter_command()} && exec {shlex.join(bwrap)}"
+        block_read, block_write = os.pipe() if enter_here else (-1, -1)
+        argv = self.command_line(spec, info_write, block_read)
+        if not enter_here:
+            # Enter the limits first, then become bubblewrap: everything the job starts inherits them.
+            argv = ["/bin/sh", "-c", f"{limits.enter_command()} && exec {shlex.join(argv)}"]
+        passed = (info_write, block_read) if enter_here else (info_write,)
         try:
             process = subprocess.Popen(
-                ["/bin/sh", "-c", launcher],
+                argv,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
-                pass_fds=(info_write,),
+                pass_fds=passed,
                 start_new_session=True,  # its own process group: signals reach all of it
                 close_fds=True,
             )
         except BaseException:
             limits.cleanup()  # gives the job's cgroup back to the pool
+            _close(info_read, block_write)
             raise
         finally:
-            os.close(info_write)
-        child_pid = self._read_child_pid(info_read)
+            _close(*passed)
+        with os.fdopen(info_read, "rb", buffering=0) as info:
+            try:
+                child_pid = self._read_child_pid(info)
+                if enter_here and child_pid is not None:  # else bubblewrap failed: its output says why
+                    limits.enter(child_pid)
+            except BaseException:
+                _kill_group(process.pid)  # never let the command run outside its limits
+                _close(block_write)
+                process.wait()
+                limits.cleanup()
+                raise
+            if enter_here:
+                try:
+                    os.write(block_write, b"go")
+                except BrokenPipeError:
+                    pass  # bubblewrap is gone already; its output and exit status tell
+                finally:
+                    os.close(block_write)
+            info.read()  # to its end: closed early, a write bubblewrap still makes would kill it
         return RunHandle(process=process, stdout=process.stdout, notes={
             "limits": limits, "child_pid": child_pid, "limits_kind": limits.kind,
         })
 
+    def _in_a_burst(self) -> bool:
+        """Whether another sandbox of this process started just before this one."""
+        now = time.monotonic()
+        with self._starting:
+            previous, self._last_start = self._last_start, now
+        return now - previous < BURST_GAP
+
     @staticmethod
-    def _read_child_pid(fd: int) -> int | None:
-        """bubblewrap reports the sandbox's init PID on ``--info-fd`` (used by exec)."""
-        with os.fdopen(fd, "rb") as info:
-            data = info.read()
-        try:
-            return int(json.loads(data or b"{}").get("child-pid"))
-        except (ValueError, TypeError):
-            return None
+    def _read_child_pid(info: IO[bytes]) -> int | None:
+        """bubblewrap reports the sandbox's init PID on ``--info-fd`` (for the limits, and exec):
+        read until that JSON object is whole (on ``--block-fd`` the sandbox waits for us, so this
+        must not wait for the end of the stream), or the stream ends (bubblewrap failed)."""
+        data = b""
+        while chunk := info.read(4096):
+            data += chunk
+            try:
+                return int(json.loads(data)["child-pid"])
+            except (ValueError, KeyError, TypeError):
+                continue  # not whole yet
+        return None
 
     def terminate(self, handle: RunHandle) -> None:
         self._signal(handle, signal.SIGTERM)
@@ -144,10 +196,7 @@ class LocalRuntime:
         self._signal(handle, signal.SIGKILL)
 
     def _signal(self, handle: RunHandle, signum: int) -> None:
-        try:
-            os.killpg(handle.process.pid, signum)
-        except ProcessLookupError:
-            pass
+        _kill_group(handle.process.pid, signum)
         # Processes that started a session of their own are still in the job's cgroup.
         handle.notes["limits"].signal_all(signum)
 
@@ -168,3 +217,16 @@ class LocalRuntime:
                  "/usr/bin/env", "-i", *[f"{key}={value}" for key, value in env.items()], *command]
         limits = handle_notes["limits"]
         return ["/bin/sh", "-c", f'{limits.enter_command()} && exec "$@"', "kiln-exec", *enter]
+
+
+def _kill_group(leader: int, signum: int = signal.SIGKILL) -> None:
+    try:
+        os.killpg(leader, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _close(*fds: int) -> None:
+    for fd in fds:
+        if fd >= 0:
+            os.close(fd)

@@ -112,6 +112,34 @@ def test_a_job_killed_for_memory_does_not_make_the_next_one_in_its_cgroup_report
     runtime.cleanup(modest)
 
 
+@pytest.mark.parametrize("burst", [False, True], ids=["alone-launcher-shell", "burst-entered-from-here"])
+def test_both_ways_in_put_the_whole_sandbox_in_the_jobs_limits(parent, settings, monkeypatch, burst):
+    """Alone, a launcher shell enters the cgroup and becomes bubblewrap; in a burst, bubblewrap
+    holds its sandbox until its init was put in the cgroup from outside. Either way the command
+    runs in the limits: its memory limit kills it, and a running one is in the job's cgroup."""
+    settings.KILN_JOB_CGROUP_PARENT = parent
+    runtime = LocalRuntime()
+    monkeypatch.setattr(runtime, "_in_a_burst", lambda: burst)
+
+    def start(command: str):
+        return runtime.start(RunSpec(job_id=f"job-{uuid.uuid4()}", command=command, workdir="/", env={},
+                                     mounts=[], cpu=1, memory_mb=64))
+
+    hungry = start("python3 -c 'x = bytearray(256 << 20)'")
+    hungry.stdout.read()
+    assert hungry.process.wait() != 0 and runtime.out_of_memory(hungry)
+    runtime.cleanup(hungry)
+
+    sleeper = start("sleep 60")
+    limits = sleeper.notes["limits"]
+    assert sleeper.notes["child_pid"] in limits.pids()  # the sandbox's init, and so all it starts
+    wait_for(lambda: len(limits.pids()) >= 2, timeout=10)  # … `sleep` too
+    runtime.kill(sleeper)
+    sleeper.stdout.read()
+    sleeper.process.wait()
+    runtime.cleanup(sleeper)
+
+
 def test_processes_a_job_left_behind_die_at_cleanup_and_the_next_job_never_sees_them(parent):
     job = limits_for("left-behind", 1, 64, parent)
     # Its own session and process group: killing the job's process group would not reach it.
