@@ -336,3 +336,15 @@ def test_threads_taking_and_returning_cgroups_at_once_never_share_one(parent):
         worker.join(timeout=120)
     assert errors == []
     assert len(seen) <= threads  # a new cgroup only when every one made so far was in use
+
+
+def test_without_a_cgroup_the_address_space_limit_is_put_on_the_sandbox_from_outside():
+    import resource
+
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        cgroup_limits.Limits("job-x", cpu=1, memory_mb=64).enter(sleeper.pid)
+        assert resource.prlimit(sleeper.pid, resource.RLIMIT_AS) == (64 << 20, 64 << 20)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
