@@ -154,6 +154,8 @@ class LocalRuntime:
                 _kill_group(process.pid)  # never let the command run outside its limits
                 _close(block_write)
                 process.wait()
+                if process.stdout is not None:
+                    process.stdout.close()
                 limits.cleanup()
                 raise
             if enter_here:

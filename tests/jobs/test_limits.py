@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from jobs.runtime import limits as cgroup_limits
-from jobs.runtime.base import RunSpec
+from jobs.runtime.base import Mount, RunSpec
 from jobs.runtime.limits import CGROUP_ROOT, limits_for
 from jobs.runtime.local import LocalRuntime
 from tests.conftest import REPO
@@ -348,3 +348,19 @@ def test_without_a_cgroup_the_address_space_limit_is_put_on_the_sandbox_from_out
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_a_sandbox_that_cannot_be_put_in_its_limits_is_killed_before_its_command_runs(parent, settings, monkeypatch,
+                                                                                         tmp_path):
+    settings.KILN_JOB_CGROUP_PARENT = parent
+    runtime = LocalRuntime()
+    monkeypatch.setattr(runtime, "_in_a_burst", lambda: True)
+    monkeypatch.setattr(type(limits_for("probe", 1, 64, parent)), "enter",
+                        lambda self, pid: (_ for _ in ()).throw(OSError("no")))
+    marker = tmp_path / "ran"
+    with pytest.raises(OSError):
+        runtime.start(RunSpec(job_id=f"job-{uuid.uuid4()}", command=f"touch /out/{marker.name}", workdir="/",
+                              env={}, mounts=[Mount(host_path=tmp_path, mount_path="/out", read_only=False)],
+                              cpu=1, memory_mb=64))
+    time.sleep(0.5)
+    assert not marker.exists()
