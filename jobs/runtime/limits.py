@@ -28,7 +28,8 @@ CPU_PERIOD_US = 100000
 
 
 class Limits:
-    """Where a job's processes are confined; ``enter_command`` is shell run before exec."""
+    """Where a job's processes are confined: ``enter`` puts a process in from outside,
+    ``enter_command`` is shell a process runs to enter itself before it execs."""
 
     kind = "rlimit"
 
