@@ -39,21 +39,21 @@ def _jobs_changed(sender: object, jobs: list, **_: object) -> None:
     from console.realtime import publish_resource_event
     from console.uris import parse_uri
 
-    ended: list[str] = []
+    ended: dict[str, int] = {}  # bake: how many of its jobs ended here
     for job in jobs:
         bake_id, flow_uri, status = getattr(job, "bake_id", ""), getattr(job, "flow_id", ""), job.status
         if flow_uri and not bake_id:
             publish_resource_event(parse_uri(flow_uri), {"type": "flow.live_job", "job_id": job.pk,
                                                          "task_id": job.task_id, "status": status})
-        elif bake_id and status not in ("pending", "running") and bake_id not in ended:
-            ended.append(bake_id)
+        elif bake_id and status not in ("pending", "running"):
+            ended[bake_id] = ended.get(bake_id, 0) + 1
     if not ended:
         return
     from flows.orchestrator import request_tick, tick_now_or_later
 
-    for bake_id in ended:
+    for bake_id, count in ended.items():
         if _IN_WORKER:
-            tick_now_or_later(bake_id)
+            tick_now_or_later(bake_id, ended=count)
         else:
             request_tick(bake_id)
 

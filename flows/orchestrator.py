@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import timedelta
@@ -492,14 +493,14 @@ INLINE_TICK_MAX_RUNNING = 8
 PLAN_HERE_MAX_TASKS = 100  # a bigger bake is ticked inline only where it was planned already
 
 
-def tick_now_or_later(bake_id: str) -> None:
-    """After one of the bake's jobs ended, in a worker: a bake with few running tasks (a chain)
-    is ticked right here, saving a queue round trip per hop; a wide one (a fan-out of hundreds)
-    gets one queued tick for many endings, since every tick reads the whole attempt. A tick held
-    elsewhere also means: queue one, so this ending is not missed. So does a big bake this process
-    never planned: the control worker has its plan, and parsing a 1,000-task batch file here
-    (~0.1 s) would hold up the ready tasks longer than the queue does."""
-    running, width = _bake_counts(bake_id)
+def tick_now_or_later(bake_id: str, ended: int = 1) -> None:
+    """After ``ended`` of the bake's jobs ended, in a worker: a bake with few running tasks (a
+    chain) is ticked right here, saving a queue round trip per hop; a wide one (a fan-out of
+    hundreds) gets one queued tick for many endings, since every tick reads the whole attempt. A
+    tick held elsewhere also means: queue one, so this ending is not missed. So does a big bake
+    this process never planned: the control worker has its plan, and parsing a 1,000-task batch
+    file here (~0.1 s) would hold up the ready tasks longer than the queue does."""
+    running, width = _bake_counts(bake_id, ended)
     if running > INLINE_TICK_MAX_RUNNING:
         request_tick(bake_id, within=settings.KILN_BAKE_TICK_COALESCE)
     elif width > PLAN_HERE_MAX_TASKS and bake_id not in _planned_here:
@@ -514,23 +515,30 @@ def _counts_key(bake_id: str) -> str:
 
 def _remember_running(bake_id: str, running: int, width: int) -> None:
     """The bake's running tasks as its last tick left them, and its number of tasks, for every
-    worker: the inline-or-queued choice needs no query on a chain's every hop, nor on every batch
-    of a wide bake's endings; and the worker that sees a wide bake's last endings learns it has
-    narrowed (kept per process, a count from its own early tick had it queue the last tick with a
-    coalescing delay, ~0.25 s added to the bake). Counts that are off only make that choice the
-    slower way."""
-    _redis().set(_counts_key(bake_id), f"{running} {width}", ex=int(STALE_AFTER.total_seconds()) * 4)
+    worker, which counts down the running ones as it records their jobs' ends. So the
+    inline-or-queued choice needs no query on a chain's every hop, nor on every batch of a wide
+    bake's endings; and the worker that records a wide bake's last endings knows they are the
+    last: counting from the last tick alone, it queued the final tick with a coalescing delay
+    (~0.2 s added to a 1,000-task fan-out). Counts that are off (a tick that read before some ends
+    and committed after their count-down) only make that choice the slower way, until the next
+    tick counts again."""
+    key = _counts_key(bake_id)
+    (_redis().pipeline().delete(key).hset(key, mapping={"running": running, "width": width})
+     .expire(key, int(STALE_AFTER.total_seconds()) * 4).execute())
 
 
-def _bake_counts(bake_id: str) -> tuple[int, int]:
-    remembered = _redis().get(_counts_key(bake_id))
-    if remembered is not None:
-        running, width = remembered.split()
-        return int(running), int(width)
+def _bake_counts(bake_id: str, ended: int = 0) -> tuple[int, int]:
+    """The bake's running tasks once ``ended`` more have ended, and its number of tasks."""
+    key = _counts_key(bake_id)
+    running, width = _redis().pipeline().hincrby(key, "running", -ended).hget(key, "width").execute()
+    if width is not None:
+        return max(0, int(running)), int(width)
+    _redis().delete(key)  # expired (or never set): the count-down just made a key of its own
     counts = BakeTask.objects.filter(
         attempt__bake_id=bake_id, attempt__status__in=(BakeStatus.PENDING, BakeStatus.RUNNING)).aggregate(
         running=Count("pk", filter=Q(status=TaskStatus.RUNNING)), width=Count("pk"))
-    running, width = counts["running"], counts["width"]
+    # Tasks stay running in the table until a tick sees their jobs' ends, these ones' too.
+    running, width = max(0, counts["running"] - ended), counts["width"]
     _remember_running(bake_id, running, width)
     return running, width
 
@@ -547,13 +555,15 @@ def bakes_resume_stale() -> list[str]:
     return bake_ids
 
 
-# A bake's tick in Redis: absent, "queued" (a tick_bake message is on its way) or "running". At
-# most one tick per bake is queued or running; what changes meanwhile is noted in the "again" key
-# and the running tick asks for the next one as it ends. (Two ticks queued at once ran back to back
-# in two control processes, the second waiting on the first's lock: a 1,000-task fan-out ticked
-# 81 times.) The states expire, so a worker killed mid-tick holds nothing up for long.
+# A bake's tick in Redis: absent, "queued <when it runs>" (a tick_bake message is on its way) or
+# "running". At most one tick per bake is queued or running, unless a tick is wanted sooner than
+# the queued one will run; what changes meanwhile is noted in the "again" key and the running tick
+# asks for the next one as it ends. (Two ticks queued at once ran back to back in two control
+# processes, the second waiting on the first's lock: a 1,000-task fan-out ticked 81 times.) The
+# states expire, so a worker killed mid-tick holds nothing up for long.
 _QUEUED_FOR = 30  # seconds, beyond the countdown
 _RUNNING_FOR = 10
+_SOONER_BY = 0.02  # seconds: a queued tick due later than wanted by more than this is not waited for
 
 
 def _tick_keys(bake_id: str) -> tuple[str, str]:
@@ -562,19 +572,28 @@ def _tick_keys(bake_id: str) -> tuple[str, str]:
 
 def request_tick(bake_id: str, within: float = 0) -> None:
     """Have the bake ticked. ``within``: the tick may wait that many seconds, so that the endings
-    of a wide bake's jobs coalesce (every tick reads the whole attempt, ~50 ms for 1,000 tasks)."""
+    of a wide bake's jobs coalesce (every tick reads the whole attempt, ~50 ms for 1,000 tasks).
+    A tick already queued covers this change, unless it waits longer than ``within`` allows: the
+    last endings of a fan-out found one queued to coalesce (up to 0.25 s) and waited for it."""
     from flows.tasks import tick_bake
 
     state, again = _tick_keys(bake_id)
     client = _redis()
+    due = time.time() + within
+    queued = f"queued {due:.3f}"
     for _ in range(3):
-        if client.set(state, "queued", nx=True, ex=_QUEUED_FOR + int(within)):
+        if client.set(state, queued, nx=True, ex=_QUEUED_FOR + int(within)):
             tick_bake.apply_async((bake_id,), countdown=within or None)
             return
-        current = client.get(state)
-        if current == b"queued":
-            return  # that tick has read nothing yet: it will see this change
-        if current == b"running":
+        current = (client.get(state) or b"").decode()
+        if current.startswith("queued"):
+            # That tick has read nothing yet: it will see this change; a tick sooner if it is
+            # due too late (it still runs, and finds little to do).
+            queued_due = float(current.split()[1]) if " " in current else 0.0
+            if queued_due > due + _SOONER_BY and client.set(state, queued, xx=True, ex=_QUEUED_FOR + int(within)):
+                tick_bake.apply_async((bake_id,), countdown=within or None)
+            return
+        if current == "running":
             # It may have read already: one more after it, as soon as the most urgent asker wants.
             client.set(again, str(within), ex=_QUEUED_FOR, nx=bool(within))
             return

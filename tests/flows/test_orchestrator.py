@@ -285,6 +285,26 @@ def test_one_tick_per_bake_is_queued_or_running_and_changes_meanwhile_get_one_mo
         orchestrator.tick_ended(bake_id)
 
 
+def test_a_tick_wanted_sooner_than_the_queued_one_is_queued_too(monkeypatch):
+    """The last endings of a fan-out want their tick now; one queued to coalesce would make them
+    wait up to its countdown. A tick queued to run sooner than asked covers the asker."""
+    from flows.tasks import tick_bake
+
+    queued: list[tuple[tuple, float | None]] = []
+    monkeypatch.setattr(tick_bake, "apply_async", lambda args, countdown=None: queued.append((args, countdown)))
+    bake_id = f"bake-sooner-{datetime.now().timestamp()}"
+    try:
+        orchestrator.request_tick(bake_id, within=0.25)
+        orchestrator.request_tick(bake_id)  # wanted now: queued too
+        assert queued == [((bake_id,), 0.25), ((bake_id,), None)]
+        orchestrator.request_tick(bake_id)  # the one queued now covers it
+        orchestrator.request_tick(bake_id, within=0.25)
+        assert len(queued) == 2
+    finally:
+        orchestrator.tick_started(bake_id)
+        orchestrator.tick_ended(bake_id)
+
+
 def test_endings_of_a_wide_bake_queue_a_tick_after_one_count(bob, monkeypatch, settings):
     """The jobs worker that sees a batch of endings counts the bake's running tasks once; later
     batches reuse that count (no query) and queue a tick that may wait to coalesce."""
@@ -317,6 +337,37 @@ def test_the_last_endings_of_a_wide_bake_are_ticked_at_once_wherever_the_last_ti
     orchestrator._remember_running(bake_id, 2, 12)  # the control worker's latest tick
     orchestrator.tick_now_or_later(bake_id)
     assert (asked, ticked) == ([bake_id], [bake_id])
+
+
+def test_the_worker_counts_down_the_endings_it_records_and_ticks_the_last_ones_at_once(bob, monkeypatch, settings):
+    """No tick ran since 20 tasks were running: the endings recorded meanwhile count them down, so
+    the batch that leaves few running is ticked at once, not queued to wait for more."""
+    attempt = make_attempt(bob, [f"t{index}" for index in range(20)])
+    bake_id = attempt.bake_id
+    asked: list[tuple[str, float]] = []
+    ticked: list[str] = []
+    monkeypatch.setattr(orchestrator, "request_tick", lambda bake_id, within=0: asked.append((bake_id, within)))
+    monkeypatch.setattr(orchestrator, "bake_tick", lambda bake_id, wait=True: ticked.append(bake_id) or True)
+    orchestrator._remember_running(bake_id, 20, 20)
+    orchestrator.tick_now_or_later(bake_id, ended=10)
+    assert (asked, ticked) == ([(bake_id, settings.KILN_BAKE_TICK_COALESCE)], [])
+    orchestrator.tick_now_or_later(bake_id, ended=9)
+    assert (asked, ticked) == ([(bake_id, settings.KILN_BAKE_TICK_COALESCE)], [bake_id])
+    assert orchestrator._bake_counts(bake_id) == (1, 20)
+    orchestrator._remember_running(bake_id, 20, 20)  # a tick counts afresh
+    assert orchestrator._bake_counts(bake_id) == (20, 20)
+
+
+def test_counts_read_back_from_the_tasks_leave_out_the_endings_being_recorded(bob):
+    """No counts in Redis (expired): the tasks table still says running for the jobs whose ends
+    are being recorded (a tick has not seen them), so they are left out of the count."""
+    attempt = make_attempt(bob, [f"t{index}" for index in range(12)])
+    BakeTask.objects.filter(attempt=attempt).update(status="running")
+    bake_id = attempt.bake_id
+    orchestrator._redis().delete(orchestrator._counts_key(bake_id))
+    assert orchestrator._bake_counts(bake_id, ended=5) == (7, 12)
+    assert orchestrator._bake_counts(bake_id, ended=2) == (5, 12)
+    assert orchestrator._redis().ttl(orchestrator._counts_key(bake_id)) > 0
 
 
 def test_a_big_bake_this_process_never_planned_is_ticked_where_it_was(bob, monkeypatch):
