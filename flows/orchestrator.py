@@ -32,6 +32,7 @@ from flows.models import (
     TaskCacheEntry,
     TaskStatus,
 )
+from flows.plans import plan_share, shared_plan
 from flows.selectors import bake_uri, files_for_batch, flow_eval_env, task_output
 from flows.services import attempt_finish, errors_for, errors_output, job_spec_of
 from jobs.models import FINAL_STATUSES, Job, JobLogChunk, JobStatus
@@ -49,17 +50,22 @@ _planned_here: set[str] = set()  # bakes this process planned (and so has the pl
 @lru_cache(maxsize=64)
 def _plan(attempt_id: int, bake_id: str) -> spec.BatchPlan:
     """The attempt's plan, from the config snapshot it started with (deterministic, so a cache
-    per process is safe; it keeps a 1,000-task bake from being re-planned on every tick)."""
+    per process is safe; it keeps a 1,000-task bake from being re-planned on every tick). Planned
+    once for all processes: the first to plan it shares it (``flows.plans``)."""
     _planned_here.add(bake_id)
     attempt = BakeAttempt.objects.select_related("bake", "bake__flow", "bake__flow__owner",
                                                  "bake__created_by").get(pk=attempt_id)
+    if (shared := shared_plan(attempt)) is not None:
+        return shared
     bake = attempt.bake
     loaded = spec.load_project(files_for_batch(attempt.config, bake.batch), config_dir=bake.flow.config_dir,
                                folder_name=parse_uri(bake.flow.storage_uri).name)
     if errors := errors_for(loaded.errors, batch=bake.batch):
         raise spec.FlowSpecError(errors)
-    return spec.plan_batch(loaded.project, bake.batch, params=bake.params,
+    plan = spec.plan_batch(loaded.project, bake.batch, params=bake.params,
                            env=flow_eval_env(flow=bake.flow, username=bake.created_by.username))
+    plan_share(attempt=attempt, plan=plan)
+    return plan
 
 
 def _outputs_of(job_ids: list[str]) -> dict[str, dict[str, str]]:

@@ -28,6 +28,7 @@ from flows.models import (
     Flow,
     TaskStatus,
 )
+from flows.plans import plan_share
 from flows.selectors import (
     bake_summary,
     bake_uri,
@@ -257,6 +258,8 @@ def bake_start(*, by: AbstractBaseUser, flow: Flow, batch: str, params: dict[str
             for index, task in enumerate(plan.tasks.values())
         ])
         _touch(flow)
+        # Shared before the first tick is asked for: the tick then loads it, not plans it again.
+        transaction.on_commit(lambda: plan_share(attempt=attempt, plan=plan))
         transaction.on_commit(lambda: _after_bake_change(bake, "bake.created"))
     return bake
 
