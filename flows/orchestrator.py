@@ -219,6 +219,10 @@ class Tick:
     def schedule(self, plan: spec.BatchPlan) -> None:
         # A job may have ended after the tick began: tasks started now start after what it saw.
         self.now = timezone.now()
+        # With none of the bake running (its start, or a stage of a wide bake), its workers wait
+        # for this tick: a first slice commits sooner, and the next tick makes the rest.
+        idle = not any(task.status == TaskStatus.RUNNING for task in self.tasks.values())
+        most = FIRST_STARTS if idle else STARTS_PER_TICK
         progress = True
         while progress:
             progress = False
@@ -226,7 +230,7 @@ class Tick:
             failing = self.failing(plan)
             running = [t for t in self.tasks.values() if t.status == TaskStatus.RUNNING]
             for planned in plan.tasks.values():
-                if len(self.new_jobs) >= STARTS_PER_TICK:
+                if len(self.new_jobs) >= most:
                     self.more = True  # the rest in the next tick, once these jobs are running
                     return
                 task = self.tasks.get(planned.id)
@@ -362,6 +366,7 @@ SAVE_BATCH = 2000
 # A tick creates at most this many jobs: a thousand-task fan-out starts in slices, the first
 # ones running while the next tick creates more (one tick creating them all took ~2 s first).
 STARTS_PER_TICK = 200
+FIRST_STARTS = 48  # when none of the bake runs: ~25 ms of tick rather than ~100 before any starts
 
 
 def _save_tasks(tasks: list[BakeTask]) -> None:

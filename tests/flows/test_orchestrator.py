@@ -140,11 +140,13 @@ def test_reconcile_of_an_attempt_with_nothing_running_reads_nothing(bob):
 
 def test_a_wide_bake_starts_in_slices_and_asks_for_the_next_tick(bob, monkeypatch,
                                                                   django_capture_on_commit_callbacks):
+    """A smaller first slice while none of it runs (its workers wait for that tick to commit)."""
     from flows import services
     from jobs import services as job_services
     from tests.flows.helpers import make_flow
 
     monkeypatch.setattr(orchestrator, "STARTS_PER_TICK", 3)
+    monkeypatch.setattr(orchestrator, "FIRST_STARTS", 2)
     monkeypatch.setattr(job_services, "_enqueue_many", lambda jobs, **_: None)
     ticks: list[str] = []
     monkeypatch.setattr(orchestrator, "request_tick", ticks.append)
@@ -156,7 +158,7 @@ def test_a_wide_bake_starts_in_slices_and_asks_for_the_next_tick(bob, monkeypatc
     def running() -> int:
         return BakeTask.objects.filter(attempt__bake=bake, status="running").count()
 
-    for expected, asks_again in ((3, True), (6, True), (7, False)):
+    for expected, asks_again in ((2, True), (5, True), (7, False)):
         ticks.clear()
         with django_capture_on_commit_callbacks(execute=True):
             orchestrator.bake_tick(bake_id=bake.pk)
@@ -171,6 +173,7 @@ def test_a_tick_uses_the_tasks_this_process_last_committed_unless_another_tick_c
     from tests.flows.helpers import make_flow
 
     monkeypatch.setattr(orchestrator, "STARTS_PER_TICK", 2)
+    monkeypatch.setattr(orchestrator, "FIRST_STARTS", 2)
     monkeypatch.setattr(job_services, "_enqueue_many", lambda jobs, **_: None)
     monkeypatch.setattr(orchestrator, "request_tick", lambda *args, **kwargs: None)
     tasks = "\n".join(f"  - id: t{index}\n    needs: []\n    image: python:3.11\n    bash: 'true'"
