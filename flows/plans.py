@@ -4,8 +4,9 @@ Planning a 1,000-task batch file takes ~0.1 s (YAML, schema, expressions), and e
 ticks a bake needs the plan: the web process that started the bake, then either control worker
 process. Each planned it again, on the bake's critical path (the first tick) and mid-bake (a tick
 that landed in the other control process stalled the fan-out ~0.5 s). The plan is deterministic
-given the attempt's config snapshot, params and user, so whoever plans first shares it, pickled
-and signed, and the others load it (~20 ms) instead.
+given the attempt's config snapshot, params and user, so whoever plans first shares it, pickled,
+compressed (~70 kB for 1,000 tasks) and signed, and the others load it (~20 ms) instead, until the
+attempt ends.
 
 Pickle runs code on load, so a shared plan is only loaded when its HMAC (keyed by SECRET_KEY)
 matches: whoever can write to Redis but does not hold the key cannot make a worker load anything.
@@ -19,6 +20,7 @@ import gc
 import hashlib
 import logging
 import pickle
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC
@@ -33,8 +35,8 @@ from flows import spec
 from flows.models import BakeAttempt
 
 log = logging.getLogger(__name__)
-SHARED_FOR = 6 * 3600  # seconds: a bake still ticking later plans again, once per process
-MOST_BYTES = 64 * 1024 * 1024  # a plan bigger than this (~100,000 tasks) is not shared
+SHARED_FOR = 3600  # seconds (or until the attempt ends): a bake ticking later plans again, once per process
+MOST_BYTES = 16 * 1024 * 1024  # compressed; a plan bigger than this (~250,000 tasks) is not shared
 _SALT = "kiln.flows.plans"
 _SIGNATURE_BYTES = 32  # SHA-256
 
@@ -77,7 +79,7 @@ def _signature(data: bytes) -> bytes:
 def plan_share(*, attempt: BakeAttempt, plan: spec.BatchPlan) -> None:
     """Offer the attempt's plan to the other processes. Best effort: without it they plan again."""
     with _gc_paused():
-        data = pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL)
+        data = zlib.compress(pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL), 1)
     if len(data) > MOST_BYTES:
         return
     try:
@@ -102,11 +104,19 @@ def shared_plan(attempt: BakeAttempt) -> spec.BatchPlan | None:
         return None
     try:
         with _gc_paused():
-            plan = pickle.loads(data)  # noqa: S301 - signed by a process holding SECRET_KEY
+            plan = pickle.loads(zlib.decompress(data))  # noqa: S301 - signed by a process holding SECRET_KEY
     except Exception:
         log.warning("could not load the shared plan of bake attempt %s", attempt_id, exc_info=True)
         return None
     return plan if isinstance(plan, spec.BatchPlan) else None
+
+
+def plan_forget(attempt: BakeAttempt) -> None:
+    """The attempt ended: its plan is needed no more."""
+    try:
+        _redis().delete(_key(attempt))
+    except Exception:  # it expires anyway
+        log.warning("could not drop the shared plan of bake attempt %s", attempt.pk, exc_info=True)
 
 
 @lru_cache(maxsize=1)

@@ -28,7 +28,7 @@ from flows.models import (
     Flow,
     TaskStatus,
 )
-from flows.plans import plan_share
+from flows.plans import plan_forget, plan_share
 from flows.selectors import (
     bake_summary,
     bake_uri,
@@ -320,7 +320,7 @@ def attempt_finish(*, attempt: BakeAttempt, status: str) -> None:
     BakeAttempt.objects.filter(pk=attempt.pk).update(status=status, finished_at=now)
     Bake.objects.filter(pk=attempt.bake_id).update(status=status, finished_at=now)
     bake = Bake.objects.select_related("flow", "created_by").get(pk=attempt.bake_id)
-    transaction.on_commit(lambda: _after_bake_change(bake, "bake.status", tick=False))
+    transaction.on_commit(lambda: (plan_forget(attempt), _after_bake_change(bake, "bake.status", tick=False)))
 
 
 def _after_bake_change(bake: Bake, kind: str, *, tick: bool = True) -> None:

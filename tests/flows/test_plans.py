@@ -86,3 +86,11 @@ def test_without_redis_a_tick_plans_for_itself(bob, django_capture_on_commit_cal
     monkeypatch.setattr(plans, "_redis", lambda: Down())
     plans.plan_share(attempt=attempt, plan=orchestrator._plan(attempt.pk, attempt.bake_id))
     assert a_new_process == ["planned"]
+
+
+def test_a_plan_is_dropped_when_its_attempt_ends(bob, django_capture_on_commit_callbacks, a_new_process):
+    attempt = start(bob, django_capture_on_commit_callbacks, a_new_process)
+    assert 0 < plans._redis().ttl(plans._key(attempt)) <= plans.SHARED_FOR
+    with django_capture_on_commit_callbacks(execute=True):
+        services.attempt_finish(attempt=attempt, status="cancelled")
+    assert plans.shared_plan(attempt) is None
