@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC
 from functools import lru_cache
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +44,12 @@ _SIGNATURE_BYTES = 32  # SHA-256
 
 @lru_cache(maxsize=1)
 def spec_version() -> str:
-    """A digest of the spec package's code: plans are shared only between processes that run the
-    same (a changed class would unpickle wrong, or not at all)."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(spec.__file__).parent.glob("*.py")):
+    """A digest of the code a plan's objects come from (the spec package, the storage file source
+    its expressions read through, the expression parser's version): plans are shared only between
+    processes that run the same (a changed class would unpickle wrong, or not at all)."""
+    digest = hashlib.sha256(version("lark").encode())
+    sources = [*sorted(Path(spec.__file__).parent.glob("*.py")), Path(__file__).with_name("selectors.py")]
+    for path in sources:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
