@@ -509,8 +509,9 @@ def tick_now_or_later(bake_id: str, ended: int = 1) -> None:
     chain) is ticked right here, saving a queue round trip per hop; a wide one (a fan-out of
     hundreds) gets one queued tick for many endings, since every tick reads the whole attempt. A
     tick held elsewhere also means: queue one, so this ending is not missed. So does a big bake
-    this process never planned: the control worker has its plan, and parsing a 1,000-task batch
-    file here (~0.1 s) would hold up the ready tasks longer than the queue does."""
+    this process never planned: the control worker has its plan and its tasks, and loading them
+    here (the shared plan and 1,000 tasks, ~50 ms) would hold up the ready tasks longer than the
+    queue does."""
     running, width = _bake_counts(bake_id, ended)
     if running > INLINE_TICK_MAX_RUNNING:
         request_tick(bake_id, within=settings.KILN_BAKE_TICK_COALESCE)
