@@ -15,15 +15,30 @@ app.autodiscover_tasks()
 
 @worker_process_init.connect
 def _keep_database_connections(**_: object) -> None:
-    """Workers reuse their database connection between tasks (the web server does not: Django's
-    async handler gives no guarantee a persistent connection stays in one thread). A job or a tick
-    per fresh connection cost ~10 ms each; health checks drop a connection that broke."""
+    """Workers reuse their database connections between tasks: from the process's pool
+    (settings.py), or, without one (SQLite), as persistent connections (a job or a tick per fresh
+    connection cost ~10 ms each); health checks drop a connection that broke."""
     from django.conf import settings
     from django.db import connections
 
     for alias in connections:
-        connections[alias].settings_dict["CONN_MAX_AGE"] = settings.KILN_WORKER_DB_CONN_MAX_AGE
+        if not connections[alias].settings_dict.get("OPTIONS", {}).get("pool"):
+            connections[alias].settings_dict["CONN_MAX_AGE"] = settings.KILN_WORKER_DB_CONN_MAX_AGE
         connections[alias].settings_dict["CONN_HEALTH_CHECKS"] = True
+
+
+def _forget_inherited_pools() -> None:
+    """A forked worker process must not use its parent's connection pool: the pool's threads did
+    not come along, and its connections' sockets are the parent's. Forgotten, not closed (closing
+    would end the parent's sessions); the child makes its own on first use."""
+    try:
+        from django.db.backends.postgresql.base import DatabaseWrapper
+    except ImportError:  # no psycopg: no pools
+        return
+    DatabaseWrapper._connection_pools.clear()
+
+
+os.register_at_fork(after_in_child=_forget_inherited_pools)
 
 
 @worker_process_init.connect
