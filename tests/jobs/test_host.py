@@ -35,7 +35,8 @@ def queued(monkeypatch, bob):
 @pytest.mark.parametrize("writers", [8, 0], ids=["threads-store-logs", "recorder-stores-logs"])
 def test_jobs_run_at_once_and_end_with_their_logs_stored_first(host, queued, logs_of, writers):
     host.log_writers = threading.BoundedSemaphore(writers) if writers else threading.Semaphore(0)
-    jobs = queued("echo one; echo two; exit $((RANDOM % 2))", count=3)
+    # "one" is stored while the job still runs (by its thread, or by the recorder), "two" at its end.
+    jobs = queued("echo one; sleep 0.3; echo two; exit $((RANDOM % 2))", count=3)
     host.submit([job.pk for job in jobs])
     for job in jobs:
         wait_status(job, "succeeded", "failed")
@@ -44,6 +45,21 @@ def test_jobs_run_at_once_and_end_with_their_logs_stored_first(host, queued, log
         assert job.log_lines == 2 and job.worker == "test-host" and job.attempt == 1
         assert job.reason == ("Completed" if job.exit_code == 0 else "Error")
         assert [row.status for row in job.history.all()] == ["pending", "running", job.status]
+
+
+def test_a_job_whose_output_ends_before_it_stores_any_has_its_lines_stored_with_its_end(
+        host, queued, logs_of, monkeypatch):
+    """Most of a bake's tasks print a line or two and end: their lines go with their ends through
+    the recorder, without a writer (and a database connection) of their own."""
+    taken: list[bool] = []
+    take = host.take_log_writer
+    monkeypatch.setattr(host, "take_log_writer", lambda: taken.append(take()) or taken[-1])
+    jobs = queued("echo one; echo two", count=3)
+    host.submit([job.pk for job in jobs])
+    for job in jobs:
+        wait_status(job, "succeeded")
+        assert logs_of(job) == ["one", "two"] and job.log_lines == 2
+    assert taken == []
 
 
 def test_a_full_host_waits_for_a_free_slot_and_start_now_leaves_the_rest(host, queued):
