@@ -70,14 +70,14 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=0)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("KILN_DB_POOL", True):
-    # A pool of connections per process (psycopg_pool, through Django): a request, a task or a
-    # job's thread takes one and gives it back, instead of opening a connection of its own (a
-    # PostgreSQL backend started and ended each time: ~8 ms of CPU per job that printed a line in a
-    # 1,000-task fan-out, a few ms per API request). Checked as it is taken: a connection that
-    # broke while idle (PostgreSQL restarted) is replaced, not handed out.
+    # The web server takes its connections from a pool (psycopg_pool, through Django) and gives
+    # them back after each request, instead of opening one per request (a PostgreSQL backend
+    # started and ended each time, a few ms of CPU; a persistent connection is not safe across its
+    # threads). Checked as taken: one that broke while idle (PostgreSQL restarted) is replaced.
+    # Celery workers keep persistent connections instead (console/celery.py).
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
-        "max_size": int(os.environ.get("KILN_DB_POOL_MAX", "20")),
+        "max_size": int(os.environ.get("KILN_DB_POOL_MAX", "10")),
         "max_idle": 300,  # seconds an idle connection above min_size is kept
         "timeout": 30,  # seconds to wait for a free connection before the request fails
     }

@@ -33,7 +33,10 @@ def queued(monkeypatch, bob):
 
 
 @pytest.mark.parametrize("writers", [8, 0], ids=["threads-store-logs", "recorder-stores-logs"])
-def test_jobs_run_at_once_and_end_with_their_logs_stored_first(host, queued, logs_of, writers):
+def test_jobs_run_at_once_and_end_with_their_logs_stored_first(host, queued, logs_of, writers, monkeypatch):
+    import jobs.runner
+
+    monkeypatch.setattr(jobs.runner, "OWN_WRITER_AFTER", 0)  # a thread may store its job's logs at once
     host.log_writers = threading.BoundedSemaphore(writers) if writers else threading.Semaphore(0)
     # "one" is stored while the job still runs (by its thread, or by the recorder), "two" at its end.
     jobs = queued("echo one; sleep 0.3; echo two; exit $((RANDOM % 2))", count=3)
@@ -47,19 +50,34 @@ def test_jobs_run_at_once_and_end_with_their_logs_stored_first(host, queued, log
         assert [row.status for row in job.history.all()] == ["pending", "running", job.status]
 
 
-def test_a_job_whose_output_ends_before_it_stores_any_has_its_lines_stored_with_its_end(
-        host, queued, logs_of, monkeypatch):
-    """Most of a bake's tasks print a line or two and end: their lines go with their ends through
-    the recorder, without a writer (and a database connection) of their own."""
+@pytest.mark.parametrize("command", ["echo one; echo two", "echo one; sleep 0.3; echo two"],
+                         ids=["output-ends-first", "runs-shortly"])
+def test_a_short_job_has_its_lines_stored_by_the_recorder(host, queued, logs_of, monkeypatch, command):
+    """Most of a bake's tasks print a line or two and end within a second: the recorder stores
+    their lines (the last ones with their ends), and their threads take no writer, nor a database
+    connection of their own."""
     taken: list[bool] = []
     take = host.take_log_writer
     monkeypatch.setattr(host, "take_log_writer", lambda: taken.append(take()) or taken[-1])
-    jobs = queued("echo one; echo two", count=3)
+    jobs = queued(command, count=3)
     host.submit([job.pk for job in jobs])
     for job in jobs:
         wait_status(job, "succeeded")
         assert logs_of(job) == ["one", "two"] and job.log_lines == 2
     assert taken == []
+
+
+def test_a_job_that_runs_on_stores_its_logs_from_its_own_thread(host, queued, logs_of, monkeypatch):
+    import jobs.runner
+
+    monkeypatch.setattr(jobs.runner, "OWN_WRITER_AFTER", 0.3)
+    taken: list[bool] = []
+    take = host.take_log_writer
+    monkeypatch.setattr(host, "take_log_writer", lambda: taken.append(take()) or taken[-1])
+    job = queued("echo one; sleep 0.6; echo two; sleep 0.2")[0]
+    host.submit([job.pk])
+    assert logs_of(wait_status(job, "succeeded")) == ["one", "two"]
+    assert taken == [True]  # for "two": "one" came before the job had run 0.3 s
 
 
 def test_a_full_host_waits_for_a_free_slot_and_start_now_leaves_the_rest(host, queued):
