@@ -132,7 +132,8 @@ class JobRunner:
         self.host = host
         self.stop_reason: str | None = None  # set by the host
         # Under a host: whether this job's thread stores its logs itself (its own connection,
-        # lowest latency) or hands them to the host's recorder (when others hold every writer).
+        # lowest latency) or hands them to the host's recorder (when others hold every writer);
+        # undecided until the job has run OWN_WRITER_AFTER seconds (the recorder stores them meanwhile).
         self.writes_logs: bool | None = None
         self.run_started = time.monotonic()  # of the current run of its process
         self.attempt = job.attempt
