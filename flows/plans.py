@@ -122,8 +122,7 @@ def plan_forget(attempt: BakeAttempt) -> None:
         log.warning("could not drop the shared plan of bake attempt %s", attempt.pk, exc_info=True)
 
 
-@lru_cache(maxsize=1)
 def _redis() -> Any:
-    import redis
+    from flows.orchestrator import _redis as orchestrator_redis  # one client per process
 
-    return redis.Redis.from_url(settings.REDIS_URL, driver_info=None)
+    return orchestrator_redis()
