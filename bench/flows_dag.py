@@ -8,9 +8,10 @@ lag: wall time beyond the tasks' own run time. Since the tasks may all run at on
 time is one no-op task's: its job's run time (claimed to ended) in a bake of that one task, run
 alone just before. (The fan-out's own longest job is printed too, but it is no measure of the
 task: under a thousand tasks a job waits for the CPU between being claimed and ending.)
-The fan-out also prints the CPU the whole machine spent busy during it, per task: it compares
-across runs when the VM's pace moves the wall time. Targets on this 2-core machine: chain ≤ 2 s
-total; 1,000 fan-out ≤ 5 s lag.
+The fan-out also prints the CPU the whole machine spent busy during it, per task: when it moves
+with the lag, the work took more CPU time (a change, or the VM's pace: on this shared VM the same
+build's runs ranged 8.5–10.1 ms); when the lag moves alone, the waiting did. Targets on this
+2-core machine: chain ≤ 2 s total; 1,000 fan-out ≤ 5 s lag.
 """
 
 from __future__ import annotations
@@ -62,11 +63,10 @@ def run_bake(kiln, batch: str, timeout: float = 600) -> tuple[dict, float]:
 
 
 def machine_busy_seconds() -> float:
-    """CPU time the whole machine spent busy so far (``/proc/stat``): the fan-out's CPU per task
-    compares across runs when the VM's pace changes the wall time (it does, by ±10 % in minutes)."""
+    """CPU time the whole machine spent busy so far (``/proc/stat``), all but idle and iowait."""
     with open("/proc/stat") as stat:
         fields = [int(value) for value in stat.readline().split()[1:9]]
-    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def seconds(text: str | None) -> float:
