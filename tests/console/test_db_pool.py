@@ -17,7 +17,7 @@ def test_connections_come_from_a_checked_pool():
     assert connection.settings_dict["CONN_HEALTH_CHECKS"] and connection.settings_dict["CONN_MAX_AGE"] == 0
 
 
-def test_a_forked_worker_process_makes_its_own_pool():
+def test_a_forked_worker_process_forgets_the_pool_it_inherits():
     """Celery's prefork children must not use the pool (threads, sockets) of the process they
     were forked from."""
     from django.db.backends.postgresql.base import DatabaseWrapper
