@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import logging
 import os
+import re
 import threading
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -23,7 +24,7 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http.request import validate_host
 
-from console.uris import InvalidUri, Uri
+from console.uris import InvalidUri, Uri, parse_uri
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +37,19 @@ CLOSE_NOT_FOUND = 4404
 # --- groups and publishing ------------------------------------------------------------------------
 
 
+_BAKE_ID = re.compile(r"bake-[0-9a-f-]{36}")
+
+
 def resource_group(uri: Uri | str) -> str:
-    """Channel-layer group of one URI (group names allow only [A-Za-z0-9._-], ≤ 100 chars)."""
-    return "res." + hashlib.sha1(str(uri).encode()).hexdigest()
+    """Channel-layer group of one URI (group names allow only [A-Za-z0-9._-], ≤ 100 chars): a
+    bake's is ``bake.<id>`` (DESIGN's name; bake ids are unique), any other URI's a digest of it."""
+    text = str(uri)
+    if text.startswith("flow://"):
+        parsed = uri if isinstance(uri, Uri) else parse_uri(text)
+        parts = parsed.parts
+        if len(parts) == 2 and _BAKE_ID.fullmatch(parts[1]):
+            return f"bake.{parts[1]}"
+    return "res." + hashlib.sha1(text.encode()).hexdigest()
 
 
 def user_group(user_id: int) -> str:

@@ -350,7 +350,8 @@ def jobs_logs_append_many(*, chunks: list[tuple[str, int, list[str]]]) -> None:
 
 
 def log_group(job_id: str) -> str:
-    return f"joblog.{job_id}"
+    """Where a job's log lines go (DESIGN's ``job.<id>``); its status events go to its URI's group."""
+    return f"job.{job_id}"
 
 
 # --- batches (a worker's job host) ---------------------------------------------------------------------

@@ -139,3 +139,19 @@ def test_a_burst_of_events_reaches_a_socket_as_one_message_each_in_order(asgi_se
     assert [(message["type"], len(message["events"])) for message in raw] == [
         ("kiln.events", BATCH_MAX), ("kiln.events", BATCH_MAX), ("kiln.events", 50)]
     async_to_sync(layer.group_discard)(resource_group(uri), spy)
+
+
+def test_group_names_follow_the_design():
+    """DESIGN names a bake's group ``bake.<id>`` and a job's log group ``job.<id>``; other URIs
+    (folders, flows, owners' roots) get a digest, as names allow only [A-Za-z0-9._-]."""
+    from console.realtime import resource_group
+    from console.uris import parse_uri
+    from jobs.services import log_group
+
+    bake = "flow://default/bob/my-flow/bake-0f8fad5b-d9cb-469f-a165-70867728950e"
+    assert resource_group(bake) == resource_group(parse_uri(bake)) == "bake.bake-0f8fad5b-d9cb-469f-a165-70867728950e"
+    assert log_group("job-1234") == "job.job-1234"
+    for other in ("flow://default/bob/my-flow", "flow://default/bob/my-flow/not-a-bake", "storage://default/bob/x y",
+                  "job://default/bob/job-1234"):
+        group = resource_group(other)
+        assert group.startswith("res.") and len(group) <= 100 and group.replace(".", "").isalnum()
