@@ -49,7 +49,9 @@ def _manage(env: dict[str, str], *args: str) -> str:
 
 
 @contextlib.contextmanager
-def running_kiln(*, workers: int = 2, extra_env: dict[str, str] | None = None) -> Iterator[Kiln]:
+def running_kiln(*, workers: int = 2, extra_env: dict[str, str] | None = None, spares: bool = False) -> Iterator[Kiln]:
+    """``spares``: a second jobs worker and a second control worker ("worker-spare",
+    "control-spare"), each in its own process group, so a bench may kill -9 the first ones."""
     tag = f"bench_{uuid.uuid4().hex[:8]}"
     data = Path(tempfile.mkdtemp(prefix=f"kiln-{tag}-"))
     env = {
@@ -87,6 +89,12 @@ def running_kiln(*, workers: int = 2, extra_env: dict[str, str] | None = None) -
             [sys.executable, "-m", "celery", "-A", "console", "worker", "--loglevel", "WARNING", "-Q", tag,
              "-n", f"control-{tag}@%h", "--concurrency", "2"], cwd=REPO, env=env,
             stdout=(logs / "control.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+        if spares:
+            for name, queue, concurrency in (("worker-spare", f"{tag}-jobs", workers), ("control-spare", tag, 2)):
+                processes[name] = subprocess.Popen(
+                    [sys.executable, "-m", "celery", "-A", "console", "worker", "--loglevel", "WARNING", "-Q", queue,
+                     "-n", f"{name}-{tag}@%h", "--concurrency", str(concurrency)], cwd=REPO, env=env,
+                    stdout=(logs / f"{name}.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True)
         url = f"http://127.0.0.1:{port}"
         client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
         deadline = time.monotonic() + 60

@@ -563,7 +563,10 @@ def bakes_resume_stale() -> list[str]:
                     .filter(Q(ticked_at__lt=stale) | Q(ticked_at__isnull=True, created_at__lt=stale))
                     .values_list("bake_id", flat=True)[:200])
     for bake_id in bake_ids:
-        request_tick(bake_id)
+        # A tick queued that long ago and not started is lost (in the queue of a worker killed
+        # after taking it, which Redis would redeliver only after its visibility timeout) or
+        # stuck behind others: one more is harmless, a tick being idempotent.
+        request_tick(bake_id, overdue=STALE_AFTER.total_seconds())
     return bake_ids
 
 
@@ -582,11 +585,12 @@ def _tick_keys(bake_id: str) -> tuple[str, str]:
     return f"{settings.KILN_REDIS_PREFIX}:tick:{bake_id}", f"{settings.KILN_REDIS_PREFIX}:tick-again:{bake_id}"
 
 
-def request_tick(bake_id: str, within: float = 0) -> None:
+def request_tick(bake_id: str, within: float = 0, overdue: float | None = None) -> None:
     """Have the bake ticked. ``within``: the tick may wait that many seconds, so that the endings
     of a wide bake's jobs coalesce (every tick reads the whole attempt, ~50 ms for 1,000 tasks).
     A tick already queued covers this change, unless it waits longer than ``within`` allows: the
-    last endings of a fan-out found one queued to coalesce (up to 0.25 s) and waited for it."""
+    last endings of a fan-out found one queued to coalesce (up to 0.25 s) and waited for it.
+    ``overdue``: nor does a tick queued to run more than that many seconds ago."""
     from flows.tasks import tick_bake
 
     state, again = _tick_keys(bake_id)
@@ -602,7 +606,9 @@ def request_tick(bake_id: str, within: float = 0) -> None:
             # That tick has read nothing yet: it will see this change; a tick sooner if it is
             # due too late (it still runs, and finds little to do).
             queued_due = float(current.split()[1]) if " " in current else 0.0
-            if queued_due > due + _SOONER_BY and client.set(state, queued, xx=True, ex=_QUEUED_FOR + int(within)):
+            lost = overdue is not None and queued_due < time.time() - overdue
+            if (lost or queued_due > due + _SOONER_BY) and client.set(state, queued, xx=True,
+                                                                      ex=_QUEUED_FOR + int(within)):
                 tick_bake.apply_async((bake_id,), countdown=within or None)
             return
         if current == "running":

@@ -405,3 +405,40 @@ def test_the_tasks_kept_between_ticks_are_bounded_in_all():
     assert (kept.take(a), kept.take(c)) == (None, None)
     assert kept.take(b) == {"x": 1, "y": 2}
     assert kept.take(b) is None  # a tick takes its entry out
+
+
+def test_a_bake_nobody_ticked_lately_is_resumed_even_past_a_lost_tick(bob, monkeypatch):
+    """A worker killed while it held the bake's queued tick leaves a "queued" mark and a message
+    Redis would redeliver only after its visibility timeout (days): the liveness check queues
+    another once the queued one is overdue, and leaves a recent one be."""
+    from django.utils import timezone
+
+    from flows.models import BakeStatus
+    from flows.tasks import tick_bake
+
+    queued: list[tuple] = []
+    monkeypatch.setattr(tick_bake, "apply_async", lambda args, countdown=None: queued.append(args))
+    stale = make_attempt(bob, ["a"])
+    long_ago = timezone.now() - orchestrator.STALE_AFTER - timedelta(seconds=1)
+    BakeAttempt.objects.filter(pk=stale.pk).update(status=BakeStatus.RUNNING, ticked_at=long_ago)
+    Flow.objects.filter(pk=stale.bake.flow_id).update(flow_id="g", uri="flow://default/bob/g")
+    fresh = make_attempt(bob, ["a"])
+    BakeAttempt.objects.filter(pk=fresh.pk).update(status=BakeStatus.RUNNING, ticked_at=timezone.now())
+    state, _ = orchestrator._tick_keys(stale.bake_id)
+    redis = orchestrator._redis()
+    try:
+        assert orchestrator.bakes_resume_stale() == [stale.bake_id]  # not the one ticked just now
+        assert queued == [(stale.bake_id,)]
+        # Its tick is queued (the mark says so) but has not started: a recent one will run, so
+        # nothing more is queued …
+        redis.set(state, f"queued {datetime.now().timestamp() - 1:.3f}")
+        orchestrator.bakes_resume_stale()
+        assert len(queued) == 1
+        # … one due longer ago than a bake may go unticked is presumed lost: one more.
+        overdue = datetime.now().timestamp() - orchestrator.STALE_AFTER.total_seconds() - 1
+        redis.set(state, f"queued {overdue:.3f}")
+        orchestrator.bakes_resume_stale()
+        assert queued == [(stale.bake_id,), (stale.bake_id,)]
+        assert redis.get(state).decode().startswith("queued ") and float(redis.get(state).split()[1]) > overdue
+    finally:
+        redis.delete(state)
