@@ -57,6 +57,12 @@ class Unprocessable(KilnError):
     status, code = 422, "unprocessable"
 
 
+class Unavailable(KilnError):
+    """A capability this server lacks or cannot give right now (a tool not installed)."""
+
+    status, code = 503, "unavailable"
+
+
 _DRF_CODES: list[tuple[type[Exception], str]] = [
     (drf.NotAuthenticated, "not_authenticated"),
     (drf.AuthenticationFailed, "not_authenticated"),

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -140,6 +137,22 @@ class FlowLiveRunApi(APIView):
         return Response({"started": started, "job": job_summary(job)}, status=201 if started else 200)
 
 
+class LiveKillInput(serializers.Serializer):
+    suffix = serializers.CharField(required=False, allow_blank=True, max_length=64, default="",
+                                   help_text="which instance of a multi job (required for one)")
+
+
+class FlowLiveKillApi(APIView):
+    """Kill a live job's run, or one instance of a multi job (apolo-flow's ``kill JOB SUFFIX``)."""
+
+    @extend_schema(request=LiveKillInput, responses=OpenApiTypes.OBJECT)
+    def post(self, request: Request, ref: str, job_id: str) -> Response:
+        flow = selectors.flow_get_visible(user=request.user, ref=ref)
+        data = parse(LiveKillInput, request.data)
+        job = services.flow_live_kill(by=request.user, flow=flow, job_id=job_id, suffix=data["suffix"] or None)
+        return Response(job_summary(job))
+
+
 class BakeStartInput(serializers.Serializer):
     batch = serializers.CharField(max_length=200)
     params = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False, default=dict)
@@ -195,9 +208,6 @@ class BakeRestartApi(APIView):
         return Response(selectors.bake_detail(bake, user=request.user), status=201)
 
 
-GRAPH_TYPES = {"svg": "image/svg+xml", "pdf": "application/pdf"}
-
-
 class BakeGraphApi(APIView):
     @extend_schema(parameters=[OpenApiParameter("format", str, enum=["dot", "svg", "pdf"]),
                                OpenApiParameter("attempt", int)], responses=OpenApiTypes.STR)
@@ -208,19 +218,42 @@ class BakeGraphApi(APIView):
             else selectors.last_attempt(bake)
         if attempt is None:
             raise NotFound(f"Bake {bake.pk} has no attempt {number}")
-        dot = selectors.bake_graph_dot(attempt)
         kind = request.query_params.get("format", "dot")
         if kind == "dot":
-            response = HttpResponse(dot, content_type="text/vnd.graphviz; charset=utf-8")
-        elif kind in GRAPH_TYPES:
-            if not shutil.which("dot"):
-                raise NotFound("Graphviz is not installed on the server: only format=dot is available")
-            rendered = subprocess.run(["dot", f"-T{kind}"], input=dot.encode(), capture_output=True, check=True,
-                                      timeout=60).stdout
-            response = HttpResponse(rendered, content_type=GRAPH_TYPES[kind])
+            response = HttpResponse(selectors.bake_graph_dot(attempt), content_type="text/vnd.graphviz; charset=utf-8")
+        elif kind in selectors.GRAPH_RENDERINGS:
+            response = HttpResponse(selectors.bake_graph_rendered(attempt, kind),
+                                    content_type=selectors.GRAPH_RENDERINGS[kind])
         else:
             raise InvalidInput("format is dot, svg or pdf")
         response["Content-Disposition"] = f'attachment; filename="{bake.pk}.{kind}"'
         return response
 
 
+class VolumesQuery(serializers.Serializer):
+    job = serializers.CharField(required=False, allow_blank=True, default="", help_text="a live job: what it uploads")
+    param = serializers.ListField(child=serializers.CharField(allow_blank=True), required=False, default=list,
+                                  help_text="NAME=VALUE (repeatable)")
+    arg = serializers.ListField(child=serializers.CharField(), required=False, default=list,
+                                help_text="multi.args of a multi job (repeatable)")
+
+    def validate_param(self, pairs: list[str]) -> dict[str, str]:
+        params: dict[str, str] = {}
+        for pair in pairs:
+            name, sep, value = pair.partition("=")
+            if not sep or not name:
+                raise serializers.ValidationError(f"{pair!r} is not NAME=VALUE")
+            params[name] = value
+        return params
+
+
+class FlowVolumeListApi(APIView):
+    """The flow's volumes evaluated as live jobs see them, and what a live job uploads (the CLI's
+    ``kiln flow upload``/``download``/``run``); reading the flow is enough."""
+
+    @extend_schema(parameters=[VolumesQuery], responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, ref: str) -> Response:
+        flow = selectors.flow_get_visible(user=request.user, ref=ref)
+        query = parse(VolumesQuery, request.query_params)
+        return Response(selectors.flow_volumes(user=request.user, flow=flow, job_id=query["job"] or None,
+                                               params=query["param"], args=query["arg"]))

@@ -4,25 +4,30 @@ its storage folder on demand), live jobs with their latest runs, bake graphs."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+import shutil
+import subprocess
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import PurePosixPath
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
-from console.errors import Forbidden, NotFound
+from console.errors import Forbidden, InvalidInput, NotFound, Unavailable
 from console.models import Level
 from console.selectors import access_level, granted_prefixes, owner_and_name, uri_within_q
 from console.uris import parse_uri
 from flows import spec
 from flows.models import Bake, BakeAttempt, BakeTask, Flow
+from flows.spec.common import Collector, base_contexts, project_ctx, scope_of, volume_ctx
 from flows.spec.contexts import glob_to_regex
-from jobs.models import Job
+from jobs.models import ACTIVE_STATUSES, Job, JobTag
 from storage.backends.base import key_for
-from storage.selectors import backend_for
+from storage.selectors import backend_for, storage_uri
 
 CONFIG_DIRS = (".apolo", ".neuro")
+MULTI_TAG = "multi:"  # a multi live job's run carries multi:<suffix>
 MAX_CONFIG_BYTES = 1 << 20  # a config file larger than this is not YAML anyone wrote by hand
 
 
@@ -120,6 +125,9 @@ def flow_eval_env(*, flow: Flow, username: str) -> spec.EvalEnv:
 
 
 _BATCH_KIND = re.compile(r"^kind:[ \t]*['\"]?batch['\"]?[ \t]*(#.*)?$", re.MULTILINE)
+# Top-level keys only an action file has (an older batch action says ``kind: batch``).
+_ACTION_KEY = re.compile(r"^(inputs|outputs|author|descr|name|job):", re.MULTILINE)
+_WS_REF = re.compile(r"\b(?:ws|workspace):[ \t]*['\"]?([^\s'\"#]+)")
 _CONFIG_DIRS = (".neuro", ".apolo")
 
 
@@ -133,9 +141,17 @@ def _batch_id_of(path: str) -> str | None:
 
 def files_for_batch(files: Mapping[str, Any], batch: str) -> dict[str, Any]:
     """The config files without the flow's other batch files: planning a batch never refers to
-    them, and parsing a 1,000-task batch took 0.3 s for every bake of the flow, whatever its batch."""
-    return {path: text for path, text in files.items()
-            if _batch_id_of(path) == batch or not (isinstance(text, str) and _BATCH_KIND.search(text))}
+    them, and parsing a 1,000-task batch took 0.3 s for every bake of the flow, whatever its batch.
+    Told without parsing, so in doubt a file stays: one that may be an action (it has an action's
+    keys, or a ``ws:`` reference in any file may name it) is kept."""
+    referenced = {PurePosixPath(ref).stem for text in files.values() if isinstance(text, str)
+                  for ref in _WS_REF.findall(text)}
+
+    def other_batch(path: str, text: Any) -> bool:
+        return (_batch_id_of(path) not in (None, batch) and isinstance(text, str) and bool(_BATCH_KIND.search(text))
+                and not _ACTION_KEY.search(text) and PurePosixPath(path).stem not in referenced)
+
+    return {path: text for path, text in files.items() if not other_batch(path, text)}
 
 
 def batch_ids(files: Mapping[str, Any]) -> set[str]:
@@ -145,10 +161,30 @@ def batch_ids(files: Mapping[str, Any]) -> set[str]:
 
 
 def flow_load(*, flow: Flow, files: dict[str, str] | None = None) -> spec.ProjectLoad:
-    """Parse the flow's config as it is now in storage (or the given snapshot of it)."""
+    """Parse the flow's config as it is now in storage (or the given config files of it); ``ws:``
+    actions elsewhere in the flow's folder are read from storage as the parser finds them."""
     if files is None:
         _, files = flow_config_files(folder_uri=flow.storage_uri)
-    return spec.load_project(files, config_dir=flow.config_dir, folder_name=_folder_name(flow.storage_uri))
+    return spec.load_project(files, config_dir=flow.config_dir, folder_name=_folder_name(flow.storage_uri),
+                             read_file=flow_file_reader(folder_uri=flow.storage_uri))
+
+
+def flow_file_reader(*, folder_uri: str) -> Callable[[str], bytes | None]:
+    """Reads a YAML file of the flow's folder by its relative path (None when there is no such
+    file, or it is too large to be a config file someone wrote)."""
+    backend = backend_for()
+    folder = key_for(parse_uri(folder_uri))
+
+    def read(path: str) -> bytes | None:
+        if not path.endswith((".yml", ".yaml")):
+            return None
+        key = folder.child(*path.split("/"))
+        entry = backend.stat(key)
+        if entry is None or entry.is_dir or (entry.size or 0) > MAX_CONFIG_BYTES:
+            return None
+        return b"".join(backend.read(key))
+
+    return read
 
 
 def _folder_name(folder_uri: str) -> str:
@@ -163,25 +199,53 @@ def errors_output(errors: Iterable[spec.FlowError]) -> list[dict[str, Any]]:
 # --- live jobs ----------------------------------------------------------------------------------------------
 
 
+def live_job_runs(*, flow: Flow, job_id: str | None = None, suffix: str | None = None) -> QuerySet[Job]:
+    """The runs of the flow's live jobs (of live job ``job_id``; of its instance ``suffix`` when
+    it is multi), newest first, each with ``suffix_tags`` (its ``multi:<suffix>`` tag, if any)."""
+    runs = Job.objects.filter(flow_id=flow.uri, bake_id="")
+    if job_id is not None:
+        runs = runs.filter(task_id=job_id)
+    if suffix is not None:
+        runs = runs.filter(tag_rows__tag=f"{MULTI_TAG}{suffix}")
+    multi_tags = Prefetch("tag_rows", queryset=JobTag.objects.filter(tag__startswith=MULTI_TAG), to_attr="suffix_tags")
+    return runs.select_related("owner").prefetch_related(multi_tags).order_by("-created_at", "-pk")
+
+
+def run_suffix(job: Job) -> str | None:
+    """The suffix of a multi job's run (its ``multi:<suffix>`` tag), None for other runs."""
+    rows = getattr(job, "suffix_tags", None)
+    tags = [row.tag for row in rows] if rows is not None else list(
+        job.tag_rows.filter(tag__startswith=MULTI_TAG).values_list("tag", flat=True))
+    return tags[0].removeprefix(MULTI_TAG) if tags else None
+
+
 def flow_live_jobs(*, flow: Flow, project: spec.FlowProject) -> list[dict[str, Any]]:
-    """The ``apolo-flow ps`` view: each live job with its params and its latest run."""
-    latest: dict[str, Job] = {}
-    for job in Job.objects.filter(flow_id=flow.uri, bake_id="").select_related("owner").order_by("created_at"):
-        latest[job.task_id] = job
+    """The ``apolo-flow ps`` view: a row per live job with its latest run, except that a multi job
+    has a row per running (or pending) instance, newest first, each with its suffix; with none
+    running, its latest run. A job that never ran has one row without a run."""
+    active: dict[str, list[Job]] = {}
+    for job in live_job_runs(flow=flow).filter(status__in=ACTIVE_STATUSES):
+        active.setdefault(job.task_id, []).append(job)
     rows = []
     for info in spec.list_live_jobs(project):
-        run = latest.get(info.id)
-        rows.append({
-            "id": info.id,
-            "title": info.title,
-            "multi": info.multi,
-            "params": [{"name": p.name, "default": p.default, "descr": p.descr, "required": p.required}
-                       for p in info.params],
-            "status": run.status if run else None,
-            "raw_id": run.pk if run else None,
-            "when": (run.started_at or run.created_at).isoformat() if run else None,
-            "run": {"id": run.pk, "name": run.name, "status": run.status, "reason": run.reason} if run else None,
-        })
+        runs: list[Job | None] = list(active.get(info.id, []))
+        if not info.multi:
+            runs = runs[:1]  # one run at a time (the newest, should an older one linger)
+        if not runs:
+            runs = [live_job_runs(flow=flow, job_id=info.id).first()]
+        for run in runs:
+            rows.append({
+                "id": info.id,
+                "title": info.title,
+                "multi": info.multi,
+                "params": [{"name": p.name, "default": p.default, "descr": p.descr, "required": p.required}
+                           for p in info.params],
+                "suffix": run_suffix(run) if run and info.multi else None,
+                "status": run.status if run else None,
+                "raw_id": run.pk if run else None,
+                "when": (run.started_at or run.created_at).isoformat() if run else None,
+                "run": {"id": run.pk, "name": run.name, "status": run.status, "reason": run.reason} if run else None,
+            })
     return rows
 
 
@@ -245,6 +309,7 @@ def bake_detail(bake: Bake, *, user: AbstractBaseUser, attempt_number: int | Non
         "my_level": level.codename if level else None,
         "attempts": [attempt_output(a, with_tasks=False) for a in attempts],
         "attempt": attempt_output(chosen) if chosen else None,
+        "graph_formats": graph_formats(),
     }
 
 
@@ -278,6 +343,36 @@ def bake_graph_dot(attempt: BakeAttempt) -> str:
     return "\n".join(lines) + "\n"
 
 
+GRAPH_RENDERINGS = {"svg": "image/svg+xml", "pdf": "application/pdf"}  # format → media type
+GRAPH_RENDER_SECONDS = 60
+
+
+def graph_formats() -> list[str]:
+    """What a bake's graph downloads as here: DOT always, SVG and PDF where Graphviz is installed."""
+    return ["dot", *GRAPH_RENDERINGS] if shutil.which("dot") else ["dot"]
+
+
+def bake_graph_rendered(attempt: BakeAttempt, kind: str) -> bytes:
+    """The attempt's DAG drawn by Graphviz's ``dot`` as SVG or PDF (``kind``). Unavailable when
+    the server has no Graphviz, or ``dot`` fails or takes over a minute: DOT itself always works."""
+    if kind not in GRAPH_RENDERINGS:
+        raise InvalidInput(f"a graph renders as {' or '.join(GRAPH_RENDERINGS)}, not {kind!r}")
+    program = shutil.which("dot")
+    if program is None:
+        raise Unavailable("Graphviz is not installed on the server (Debian: apt-get install graphviz): "
+                          "download the graph as DOT instead")
+    try:
+        done = subprocess.run([program, f"-T{kind}"], input=bake_graph_dot(attempt).encode(), capture_output=True,
+                              timeout=GRAPH_RENDER_SECONDS)
+    except subprocess.TimeoutExpired:
+        raise Unavailable(f"Graphviz took over {GRAPH_RENDER_SECONDS} s to draw the graph: download it as DOT")
+    if done.returncode != 0:
+        said = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise Unavailable(f"Graphviz could not draw the graph ({said[-1] if said else f'exit {done.returncode}'}): "
+                          "download it as DOT")
+    return done.stdout
+
+
 def flow_uri_exists(uri: Any) -> bool:
     """For the sharing core: a flow URI names an existing flow (or one of its bakes)."""
     if not uri.path:
@@ -287,3 +382,76 @@ def flow_uri_exists(uri: Any) -> bool:
     if flow is None:
         return False
     return not rest or (rest.count("/") == 0 and flow.bakes.filter(pk=rest).exists())
+
+
+# --- volumes, as live jobs see them ---------------------------------------------------------------------
+
+
+def flow_volumes(*, user: AbstractBaseUser, flow: Flow, job_id: str | None = None,
+                 params: Mapping[str, str] | None = None, args: Sequence[str] | None = None) -> dict[str, Any]:
+    """The flow's volumes (project.yml's, then live.yml's, which win on a name clash), each
+    evaluated by the flow's own evaluator as a live job sees it: ``{"id", "file", "remote", "uri",
+    "mount", "read_only", "local"}`` (``local`` evaluated, relative to the project folder, or None;
+    ``uri`` the remote as a full storage URI for ``user``, None when it is not ``storage:``).
+
+    With ``job_id``, ``uploads`` lists the volumes a run of that live job (with ``params`` and,
+    when it is multi, ``args``) passes to ``upload()`` — in any field, its mixins' included —
+    found by rendering it exactly as a run does. Reading the flow is enough. Config errors are a
+    422 listing file:line:column; an unknown job is a 404."""
+    from flows.services import errors_for, invalid_config  # services imports this module
+
+    ensure_flow_access(user, flow, Level.READ)
+    loaded = flow_load(flow=flow)
+    if errors := errors_for(loaded.errors, live=True):
+        raise invalid_config(errors)
+    project = loaded.project
+    env = flow_eval_env(flow=flow, username=user.username)
+    try:
+        volumes = _volumes_evaluated(project, env)
+        uploads = _volumes_uploaded(flow, project, env, job_id, params or {}, args or []) if job_id else []
+    except spec.FlowSpecError as error:
+        raise invalid_config(error.errors) from None
+    return {"volumes": [_volume_output(user, project, volume) for volume in volumes], "job": job_id,
+            "uploads": uploads}
+
+
+def _volumes_evaluated(project: spec.FlowProject, env: spec.EvalEnv) -> list[spec.VolumeCtx]:
+    """Every volume in the scope a live job's volumes are evaluated in (``flow``, ``project``);
+    FlowSpecError with every problem found."""
+    live = project.live
+    flow_id = live.flow_id if live is not None else "live"
+    flow = spec.FlowCtx(flow_id=flow_id, project_id=project.project_id, workspace=env.workspace,
+                        title=(live.title if live is not None else None) or flow_id, username=env.username)
+    scope = scope_of(base_contexts(project_ctx(project.project, env), flow, env), env)
+    merged = {**project.project.volumes, **(live.volumes if live is not None else {})}
+    errors = Collector()
+    evaluated = [volume_ctx(volume, scope, errors) for volume in merged.values()]
+    errors.raise_if_any()
+    return [volume for volume in evaluated if volume is not None]
+
+
+def _volumes_uploaded(flow: Flow, project: spec.FlowProject, env: spec.EvalEnv, job_id: str,
+                      params: Mapping[str, str], args: Sequence[str]) -> list[str]:
+    """The ids of the volumes ``upload()`` is called on while live job ``job_id`` is rendered."""
+    if job_id not in {info.id for info in spec.list_live_jobs(project)}:
+        raise NotFound(f"Flow {flow.flow_id} has no live job {job_id!r}")
+    marked: list[str] = []
+
+    def record(volume: spec.VolumeCtx) -> None:
+        marked.append(volume.id)
+
+    multi = spec.job_is_multi(project, job_id)
+    spec.render_live_job(project, job_id, env=replace(env, upload=record), params=params,
+                         suffix=spec.new_multi_suffix() if multi else None, args=args if multi else None)
+    return list(dict.fromkeys(marked))
+
+
+def _volume_output(user: AbstractBaseUser, project: spec.FlowProject, volume: spec.VolumeCtx) -> dict[str, Any]:
+    defined = (project.live.volumes if project.live is not None else {}).get(volume.id) \
+        or project.project.volumes[volume.id]
+    try:
+        uri: str | None = str(storage_uri(user, volume.remote))
+    except InvalidInput:
+        uri = None
+    return {"id": volume.id, "file": defined.pos.file, "remote": volume.remote, "uri": uri, "mount": volume.mount,
+            "read_only": volume.read_only, "local": volume.local}

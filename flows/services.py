@@ -3,6 +3,7 @@ bakes. The bake's DAG is driven by flows/orchestrator.py."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tempfile
 from pathlib import Path, PurePosixPath
@@ -10,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from console.errors import Conflict, InvalidInput, NotFound, Unprocessable
@@ -39,6 +40,8 @@ from flows.selectors import (
     flow_config_files,
     flow_eval_env,
     flow_load,
+    live_job_runs,
+    run_suffix,
 )
 from jobs.models import ACTIVE_STATUSES, Job
 from jobs.services import job_kill, job_run
@@ -108,13 +111,16 @@ def flow_import(*, by: AbstractBaseUser, folder: str, title: str = "") -> Flow:
 
 
 def flow_sync(*, by: AbstractBaseUser, folder: str, files: dict[str, str]) -> Flow:
-    """Write a local project's config files (``.neuro/live.yml``…) into its storage folder and
-    import it: what ``kiln flow`` does before acting, so nobody imports by hand."""
+    """Write a local project's config files (``.neuro/live.yml``…, and the ``ws:`` action files
+    they call from elsewhere in the project) into its storage folder and import it: what ``kiln
+    flow`` does before acting, so nobody imports by hand."""
     folder_uri = storage_uri(by, folder)
     for path, text in files.items():
         parts = [part for part in path.split("/") if part]
-        if not parts or parts[0] not in (".apolo", ".neuro") or ".." in parts or len(parts) < 2:
-            raise InvalidInput(f"{path!r} is not a file of a config folder (.apolo/ or .neuro/)")
+        in_config = len(parts) >= 2 and parts[0] in (".apolo", ".neuro")
+        if not parts or ".." in parts or not (in_config or parts[-1].endswith((".yml", ".yaml"))):
+            raise InvalidInput(f"{path!r} is neither a file of a config folder (.apolo/ or .neuro/) nor a YAML "
+                               "action file of the project")
         data = text.encode()
         storage_upload(by=by, uri=folder_uri.child(*parts), chunks=[data], size=len(data))
     return flow_import(by=by, folder=str(folder_uri))
@@ -188,7 +194,8 @@ def job_spec_of(*, flow: Flow, run: spec.RunSpec, name: str | None, task_id: str
 def flow_live_run(*, by: AbstractBaseUser, flow: Flow, job_id: str, params: dict[str, str] | None = None,
                   args: list[str] | None = None) -> tuple[Job, bool]:
     """Run live job ``job_id`` of the flow; a non-multi job that is already running is attached to
-    instead (returns it and ``False``). Multi jobs get a new suffix every run."""
+    instead (returns it and ``False``), even when two runs are asked for at once. Multi jobs get a
+    new suffix every run."""
     ensure_flow_access(by, flow, Level.WRITE)
     loaded = flow_load(flow=flow)
     if errors := errors_for(loaded.errors, live=True):
@@ -199,21 +206,74 @@ def flow_live_run(*, by: AbstractBaseUser, flow: Flow, job_id: str, params: dict
     multi = spec.job_is_multi(project, job_id)
     if args and not multi:
         raise InvalidInput(f"Live job {job_id!r} is not multi: it takes no args", details={"args": ["not multi"]})
-    if not multi:
-        running = (Job.objects.filter(flow_id=flow.uri, bake_id="", task_id=job_id, status__in=ACTIVE_STATUSES)
-                   .order_by("-created_at").first())
-        if running is not None:
-            return running, False
-    suffix = spec.new_multi_suffix() if multi else None
-    try:
-        run = spec.render_live_job(project, job_id, env=flow_eval_env(flow=flow, username=by.username),
-                                   params=params or {}, suffix=suffix, args=args if multi else None)
-    except spec.FlowSpecError as error:
-        raise invalid_config(error.errors) from None
-    name = run.name or spec.default_job_name(project.project.id or flow.flow_id, job_id, suffix)
-    job = job_run(by=by, **job_spec_of(flow=flow, run=run, name=_job_name(name), task_id=job_id))
-    _touch(flow)
+    with transaction.atomic():
+        _lock_live_job(flow, job_id)  # until commit: the check below and the new run are one step
+        if not multi:
+            running = live_job_runs(flow=flow, job_id=job_id).filter(status__in=ACTIVE_STATUSES).first()
+            if running is not None:
+                return running, False
+        suffix = spec.new_multi_suffix() if multi else None
+        try:
+            run = spec.render_live_job(project, job_id, env=flow_eval_env(flow=flow, username=by.username),
+                                       params=params or {}, suffix=suffix, args=args if multi else None)
+        except spec.FlowSpecError as error:
+            raise invalid_config(error.errors) from None
+        name = run.name or spec.default_job_name(project.project.id or flow.flow_id, job_id, suffix)
+        job = job_run(by=by, **job_spec_of(flow=flow, run=run, name=_job_name(name), task_id=job_id))
+        _touch(flow)
     return job, True
+
+
+def _lock_live_job(flow: Flow, job_id: str) -> None:
+    """Hold off other runs of live job ``job_id`` of the flow until this transaction ends.
+
+    PostgreSQL: a transaction-level advisory lock on a 64-bit hash of (flow, job). SQLite (the
+    embedded set-up) needs none: its transactions begin IMMEDIATE (console/settings.py), so
+    writing transactions already run one at a time."""
+    if connection.vendor != "postgresql":
+        return
+    digest = hashlib.blake2b(f"kiln.flows.live:{flow.pk}:{job_id}".encode(), digest_size=8).digest()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest, "big", signed=True)])
+
+
+def flow_live_kill(*, by: AbstractBaseUser, flow: Flow, job_id: str, suffix: str | None = None) -> Job:
+    """Kill live job ``job_id``: its run, or for a multi job its instance ``suffix`` (apolo-flow's
+    ``kill JOB SUFFIX``). Like apolo-flow, a multi job needs the suffix (the error lists the
+    running ones) and a non-multi job takes none. The running run is killed, else the latest,
+    which is a Conflict when it has finished already."""
+    ensure_flow_access(by, flow, Level.WRITE)
+    multi = _live_job_is_multi(flow, job_id)
+    if suffix and not multi:
+        raise InvalidInput(f"Live job {job_id!r} is not multi: it takes no suffix", details={"suffix": ["not multi"]})
+    if multi and not suffix:
+        running = sorted(filter(None, (run_suffix(run) for run in live_job_runs(flow=flow, job_id=job_id)
+                                       .filter(status__in=ACTIVE_STATUSES))))
+        raise InvalidInput(f"Live job {job_id!r} is multi: say which instance to kill by its suffix "
+                           f"(running: {', '.join(running) or 'none'})",
+                           details={"suffix": ["required for a multi job"], "running": running})
+    runs = live_job_runs(flow=flow, job_id=job_id, suffix=suffix or None)
+    run = runs.filter(status__in=ACTIVE_STATUSES).first() or runs.first()
+    if run is None:
+        raise NotFound(f"Live job {job_id} has no instance {suffix!r}" if suffix
+                       else f"Live job {job_id} has never run")
+    return job_kill(job=run, by=by)
+
+
+def _live_job_is_multi(flow: Flow, job_id: str) -> bool:
+    """Whether live job ``job_id`` is multi: as live.yml says, or, when live.yml cannot say (it
+    has errors, or no longer has the job), as its latest run says. NotFound when neither knows it."""
+    try:
+        loaded = flow_load(flow=flow)
+    except NotFound:
+        loaded = None
+    if loaded is not None and not errors_for(loaded.errors, live=True) \
+            and job_id in {info.id for info in spec.list_live_jobs(loaded.project)}:
+        return spec.job_is_multi(loaded.project, job_id)
+    latest = live_job_runs(flow=flow, job_id=job_id).first()
+    if latest is None:
+        raise NotFound(f"Flow {flow.flow_id} has no live job {job_id!r}")
+    return run_suffix(latest) is not None
 
 
 def _job_name(name: str | None) -> str | None:
@@ -251,7 +311,9 @@ def bake_start(*, by: AbstractBaseUser, flow: Flow, batch: str, params: dict[str
         bake = Bake.objects.create(flow=flow, batch=batch, name=name[:200], params=params,
                                    tags=sorted({str(t) for t in tags or []}), created_by=by,
                                    status=BakeStatus.PENDING)
-        attempt = BakeAttempt.objects.create(bake=bake, number=1, config=files, from_failed=False)
+        # The attempt keeps the config as it was, with the ws: actions read from elsewhere in the folder.
+        attempt = BakeAttempt.objects.create(bake=bake, number=1, config={**files, **loaded.fetched},
+                                             from_failed=False)
         BakeTask.objects.bulk_create([
             BakeTask(attempt=attempt, task_id=task.id, base_id=task.base_id, position=index,
                      needs=dict(task.needs), matrix=dict(task.matrix))

@@ -16,7 +16,7 @@ from websockets.sync.server import ServerConnection
 
 # isort: split
 from kiln_cli import transfer
-from kiln_cli.commands.flow import BakeFollower, LocalConfig, find_project, parse_params
+from kiln_cli.commands.flow import BakeFollower, find_project, parse_params
 from kiln_cli.errors import KilnError
 
 SYNC = "/api/v1/flows/sync/"
@@ -64,6 +64,27 @@ jobs:
     multi: true
     bash: sleep infinity
 """
+
+
+VOLUMES = "/api/v1/flows/proj/volumes/"
+
+
+def volume(name: str, remote: str, local: str | None = None, file: str = ".neuro/live.yml") -> dict[str, Any]:
+    return {"id": name, "file": file, "remote": remote, "uri": None, "mount": f"/project/{name}", "read_only": False,
+            "local": local}
+
+
+# LIVE's volumes as the server evaluates them for alice (project.project_name is the owner's name)
+SERVER_VOLUMES = [
+    volume("data", "storage:proj/data", "data"),
+    volume("code", "storage:proj/code/live", "src"),
+    volume("results", "storage:/alice/results", "results"),
+    volume("remote_only", "storage:elsewhere"),
+]
+
+
+def volumes_answer(uploads: list[str] | None = None, job: str | None = None) -> dict[str, Any]:
+    return {"volumes": SERVER_VOLUMES, "job": job, "uploads": uploads or []}
 
 
 def make_project(root: Path, *, config_dir: str = ".neuro", project_id: str | None = "proj") -> Path:
@@ -196,6 +217,24 @@ def test_ps_syncs_every_yaml_file_then_shows_the_live_jobs(
     assert json.loads(run(["flow", "ps", "--json"]).stdout) == live_jobs
 
 
+def test_ps_shows_each_running_instance_of_a_multi_job(
+    logged_in: Path, run: Run, server: FakeServer, project: Path
+) -> None:
+    live_jobs = [
+        {"id": "train", "suffix": None, "status": "succeeded", "raw_id": "job-1", "when": None},
+        {"id": "shell", "suffix": "77aa01", "status": "running", "raw_id": "job-3", "when": None},
+        {"id": "shell", "suffix": "3f9a0c", "status": "pending", "raw_id": "job-2", "when": None},
+    ]
+    server.on("POST", SYNC, body=FLOW).on("GET", "/api/v1/flows/proj/", body={**FLOW, "live_jobs": live_jobs})
+    result = run(["flow", "ps"])
+    assert result.exit_code == 0, result.stderr
+    assert [line.split() for line in result.stdout.splitlines()[1:]] == [
+        ["train", "succeeded", "job-1"],
+        ["shell", "77aa01", "running", "job-3"],  # JOB SUFFIX, as kiln flow kill takes them
+        ["shell", "3f9a0c", "pending", "job-2"],
+    ]
+
+
 def test_the_folder_comes_from_the_option_or_the_environment(
     logged_in: Path, run: Run, server: FakeServer, project: Path
 ) -> None:
@@ -264,21 +303,31 @@ def test_run_uploads_marked_volumes_then_starts_the_job(
     monkeypatch.setattr(transfer, "sleep", lambda s: None)
     job = {"id": "job-1", "name": "proj-train", "status": "pending"}
     server.on("POST", SYNC, body=FLOW)
+    server.on("GET", VOLUMES, body=volumes_answer(["code"], "train"))
     server.on("POST", "/api/v1/flows/proj/live/train/run/", 201, {"started": True, "job": job})
     result = run(
         ["flow", "run", "-d", "train", "--param", "epochs", "5", "-p", "lr", "0.1"], transport=both(server, fs)
     )
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "job-1\n"
+    assert "Uploading volume code: ./src -> storage:proj/code/live" in result.stderr
     assert "Started train as proj-train" in result.stderr
     assert fs.files == {"alice/proj/code/live/train.py": b"print('train')\n"}  # code only: upload(volumes.code)
+    asked = server.last("GET", VOLUMES).url.params  # the job, with the params that may choose its volumes
+    assert (asked.get("job"), asked.get_list("param")) == ("train", ["epochs=5", "lr=0.1"])
     body = server.body(server.last("POST", "/api/v1/flows/proj/live/train/run/"))
     assert body == {"params": {"epochs": "5", "lr": "0.1"}, "args": []}
+    paths = [(r.method, r.url.path) for r in server.requests]
+    assert paths[-3:] == [("POST", SYNC), ("GET", VOLUMES), ("POST", "/api/v1/flows/proj/live/train/run/")]
+
+    server.on("GET", VOLUMES, body=volumes_answer([], "shell"))
 
     server.on("POST", "/api/v1/flows/proj/live/shell/run/", 200, {"started": False, "job": job})
     attached = run(["flow", "run", "shell", "--detach", "--", "-v", "x"], transport=both(server, fs))
     assert attached.exit_code == 0 and "Attached to the running shell" in attached.stderr
+    assert "Uploading" not in attached.stderr
     assert server.body(server.last("POST", "/api/v1/flows/proj/live/shell/run/"))["args"] == ["-v", "x"]
+    assert server.last("GET", VOLUMES).url.params.get_list("arg") == ["-v", "x"]
 
     as_json = run(["flow", "run", "shell", "--json"], transport=both(server, fs))
     assert json.loads(as_json.stdout) == {"started": False, "job": job}
@@ -287,29 +336,59 @@ def test_run_uploads_marked_volumes_then_starts_the_job(
 def test_run_shows_config_errors_with_positions(logged_in: Path, run: Run, server: FakeServer, project: Path) -> None:
     (project / ".neuro" / "live.yml").write_text("kind: live\njobs:\n  shell:\n    imag: x\n")
     errors = [{"file": ".neuro/live.yml", "line": 4, "column": 5, "message": "unknown key 'imag'"}]
+    unprocessable = {"error": {"code": "unprocessable", "message": "…", "details": {"errors": errors}}}
     server.on("POST", SYNC, body=FLOW)
-    server.on(
-        "POST",
-        "/api/v1/flows/proj/live/shell/run/",
-        422,
-        {"error": {"code": "unprocessable", "message": "…", "details": {"errors": errors}}},
-    )
+    server.on("GET", VOLUMES, 422, unprocessable)  # the server renders the job to find its upload()s
     result = run(["flow", "run", "shell"])
     assert result.exit_code == 65
     assert result.stderr.splitlines() == [
         ".neuro/live.yml:4:5: unknown key 'imag'",
         "kiln: unprocessable: live job shell: the flow configuration has 1 error",
     ]
+    assert not [r for r in server.requests if r.url.path.endswith("/run/")]  # nothing started
+
+    server.on("GET", VOLUMES, body=volumes_answer([], "shell"))
+    server.on("POST", "/api/v1/flows/proj/live/shell/run/", 422, unprocessable)
+    again = run(["flow", "run", "shell"])
+    assert again.exit_code == 65 and again.stderr.splitlines()[0] == ".neuro/live.yml:4:5: unknown key 'imag'"
 
 
-def test_kill_kills_the_latest_run(logged_in: Path, run: Run, server: FakeServer, project: Path) -> None:
-    live_jobs = [{"id": "train", "status": "running", "raw_id": "job-1"}, {"id": "shell", "raw_id": None}]
-    server.on("POST", SYNC, body=FLOW).on("GET", "/api/v1/flows/proj/", body={**FLOW, "live_jobs": live_jobs})
-    server.on("POST", "/api/v1/jobs/job-1/kill/", body={"id": "job-1", "status": "cancelled"})
+def test_kill_kills_a_job_or_one_instance_of_a_multi_job(
+    logged_in: Path, run: Run, server: FakeServer, project: Path
+) -> None:
+    def error(status: int, code: str, message: str, details: Any = None) -> httpx.Response:
+        return httpx.Response(status, json={"error": {"code": code, "message": message, "details": details or {}}})
+
+    def kill_shell(request: httpx.Request) -> httpx.Response:
+        suffix = json.loads(request.content).get("suffix")
+        if suffix is None:  # like apolo-flow: a multi job needs the instance's suffix
+            return error(400, "invalid", "Live job 'shell' is multi: say which instance to kill by its suffix",
+                         {"suffix": ["required for a multi job"], "running": ["3f9a0c", "77aa01"]})
+        if suffix == "3f9a0c":
+            return httpx.Response(200, json={"id": "job-2", "status": "cancelled"})
+        if suffix == "77aa01":
+            return error(409, "conflict", "Job job-3 has already finished (succeeded)")
+        return error(404, "not_found", f"Live job shell has no instance '{suffix}'")
+
+    server.on("POST", SYNC, body=FLOW)
+    server.on("POST", "/api/v1/flows/proj/live/train/kill/", body={"id": "job-1", "status": "cancelled"})
+    server.on("POST", "/api/v1/flows/proj/live/shell/kill/", handler=kill_shell)
+    server.error("POST", "/api/v1/flows/proj/live/nope/kill/", 404, "not_found", "Flow proj has no live job 'nope'")
     result = run(["flow", "kill", "train"])
     assert (result.exit_code, result.stdout) == (0, "job-1\n")
-    never = run(["flow", "kill", "shell"])
-    assert never.exit_code == 4 and "never run" in never.stderr
+    assert server.body(server.last("POST", "/api/v1/flows/proj/live/train/kill/")) == {}
+    one = run(["flow", "kill", "shell", "3f9a0c"])
+    assert (one.exit_code, one.stdout) == (0, "job-2\n"), one.stderr
+    assert server.body(server.last("POST", "/api/v1/flows/proj/live/shell/kill/")) == {"suffix": "3f9a0c"}
+    which = run(["flow", "kill", "shell"])
+    assert which.exit_code == 65 and which.stderr == (
+        "kiln: invalid input: shell is a multi job: say which instance, kiln flow kill shell SUFFIX "
+        "(running: 3f9a0c, 77aa01)\n"
+    )
+    finished = run(["flow", "kill", "shell", "77aa01"])
+    assert finished.exit_code == 7 and "already finished" in finished.stderr
+    never = run(["flow", "kill", "shell", "0000"])
+    assert never.exit_code == 4 and "no instance '0000'" in never.stderr
     unknown = run(["flow", "kill", "nope"])
     assert unknown.exit_code == 4 and "no live job 'nope'" in unknown.stderr
 
@@ -317,22 +396,66 @@ def test_kill_kills_the_latest_run(logged_in: Path, run: Run, server: FakeServer
 # --- upload / download -----------------------------------------------------------------------------
 
 
-def test_volumes_are_evaluated_locally(tmp_path: Path) -> None:
-    config = LocalConfig(find_project(make_project(tmp_path / "my-proj", project_id=None)))
-    volumes = config.volumes()
-    assert config.project_id == "my_proj" and config.flow_id == "live"
-    assert config.remote(volumes["data"]) == "storage:my_proj/data"
-    assert config.remote(volumes["code"]) == "storage:my_proj/code/live"
-    assert config.local(volumes["code"]) == tmp_path.resolve() / "my-proj" / "src"
-    with pytest.raises(KilnError) as info:
-        config.remote(volumes["results"])
-    assert info.value.exit_code == 65 and "volume results" in info.value.message
-    assert "project.project_name" in info.value.message
-    assert [v.name for v in config.select([])] == ["data", "code", "results"]
-    assert config.uploads_of("train") == ["code"] and config.uploads_of("shell") == []
-    for names, words in ((["nope"], "no volume 'nope'"), (["remote_only"], "has no local folder")):
-        with pytest.raises(KilnError, match=words):
-            config.select(names)
+def test_volumes_come_from_the_server_after_the_sync(
+    logged_in: Path, run: Run, server: FakeServer, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fs = FakeStorage()
+    monkeypatch.setattr(transfer, "sleep", lambda s: None)
+    server.on("POST", SYNC, body=FLOW).on("GET", VOLUMES, body=volumes_answer())
+    (project / "results").mkdir()
+    (project / "results" / "r.txt").write_text("0.1\n")
+    result = run(["flow", "upload"], transport=both(server, fs))  # every volume with local:
+    assert result.exit_code == 0, result.stderr
+    assert [(r.method, r.url.path) for r in server.requests] == [("POST", SYNC), ("GET", VOLUMES)]
+    assert not server.last("GET", VOLUMES).url.params  # no job: just the volumes
+    # $[[ project.project_name ]] is evaluated by the server: the results volume is no longer refused
+    assert "Uploading volume results: ./results -> storage:/alice/results" in result.stderr
+    assert fs.files == {
+        "alice/proj/data/a.csv": b"1,2\n",
+        "alice/proj/code/live/train.py": b"print('train')\n",
+        "alice/results/r.txt": b"0.1\n",
+    }
+
+    for names, words in (
+        (["nope"], "kiln: invalid input: no volume 'nope' in live.yml or project.yml (volumes: code, data, "),
+        (["remote_only"], "kiln: invalid input: volume remote_only (.neuro/live.yml) has no local folder to copy"),
+    ):
+        refused = run(["flow", "upload", *names], transport=both(server, fs))
+        assert refused.exit_code == 65 and refused.stderr.startswith(words), refused.stderr
+        assert refused.stderr.count("\n") == 1
+
+    server.on("GET", VOLUMES, body={"volumes": [volume("data", "disk:x", "data")], "job": None, "uploads": []})
+    not_storage = run(["flow", "download", "data"], transport=both(server, fs))
+    assert not_storage.exit_code == 65 and "volume data (.neuro/live.yml): remote 'disk:x'" in not_storage.stderr
+    server.on("GET", VOLUMES, body={"volumes": [volume("x", "storage:x")], "job": None, "uploads": []})
+    none = run(["flow", "upload"], transport=both(server, fs))
+    assert none.exit_code == 65 and "no volume of this flow has a local folder" in none.stderr
+
+
+def test_a_bad_expression_in_a_volume_is_reported_with_its_position(
+    logged_in: Path, run: Run, server: FakeServer, project: Path
+) -> None:
+    error = {
+        "file": ".neuro/live.yml",
+        "line": 4,
+        "column": 21,
+        "message": "from_json(): invalid JSON",
+        "text": ".neuro/live.yml:4:21: from_json(): invalid JSON",
+    }
+    server.on("POST", SYNC, body=FLOW)
+    server.on(
+        "GET",
+        VOLUMES,
+        422,
+        {"error": {"code": "unprocessable", "message": error["text"], "details": {"errors": [error]}}},
+    )
+    for verb in ("upload", "download"):
+        result = run(["flow", verb])
+        assert result.exit_code == 65
+        assert result.stderr.splitlines() == [
+            ".neuro/live.yml:4:21: from_json(): invalid JSON",
+            "kiln: unprocessable: volumes: the flow configuration has 1 error",
+        ]
 
 
 def test_upload_and_download_copy_the_folders(
@@ -340,10 +463,11 @@ def test_upload_and_download_copy_the_folders(
 ) -> None:
     fs = FakeStorage()
     monkeypatch.setattr(transfer, "sleep", lambda s: None)
+    server.on("POST", SYNC, body=FLOW).on("GET", VOLUMES, body=volumes_answer())
     result = run(["flow", "upload", "data", "code"], transport=both(server, fs))
     assert result.exit_code == 0, result.stderr
     assert fs.files == {"alice/proj/data/a.csv": b"1,2\n", "alice/proj/code/live/train.py": b"print('train')\n"}
-    assert "Uploading volume data" in result.stderr
+    assert "Uploading volume data: ./data -> storage:proj/data" in result.stderr
 
     fs.put("alice/proj/data/new/b.csv", b"3,4\n")
     fs.files["alice/proj/data/a.csv"] = b"changed\n"
@@ -356,8 +480,8 @@ def test_upload_and_download_copy_the_folders(
         str(project / "data" / "new" / "b.csv"),
     }
 
-    refused = run(["flow", "upload", "results"], transport=both(server, fs))
-    assert refused.exit_code == 65 and "volume results" in refused.stderr
+    refused = run(["flow", "upload", "remote_only"], transport=both(server, fs))
+    assert refused.exit_code == 65 and "volume remote_only" in refused.stderr
     for key in [k for k in fs.files if k.startswith("alice/proj/code/")]:
         del fs.files[key]
     fs.dirs -= {"alice/proj/code", "alice/proj/code/live"}
@@ -565,9 +689,10 @@ def test_inspect_writes_the_graph(logged_in: Path, run: Run, server: FakeServer,
     unknown = run(["flow", "inspect", BAKE_ID, "--output-graph", str(tmp_path / "g.txt")])
     assert unknown.exit_code == 65 and "--dot/--svg/--pdf" in unknown.stderr
     assert run(["flow", "inspect", BAKE_ID, "--svg"]).exit_code == 2
-    server.error("GET", f"/api/v1/bakes/{BAKE_ID}/graph/", 404, "not_found", "Graphviz is not installed")
+    server.error("GET", f"/api/v1/bakes/{BAKE_ID}/graph/", 503, "unavailable", "Graphviz is not installed here")
     missing = run(["flow", "inspect", BAKE_ID, "--output-graph", str(tmp_path / "x.svg")])
-    assert missing.exit_code == 4 and "Graphviz" in missing.stderr and not (tmp_path / "x.svg").exists()
+    assert missing.exit_code == 1 and "Graphviz is not installed" in missing.stderr
+    assert not (tmp_path / "x.svg").exists()
 
 
 def test_inspect_of_a_stranger_bake_is_exit_4(logged_in: Path, run: Run, server: FakeServer) -> None:

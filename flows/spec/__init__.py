@@ -4,9 +4,10 @@ Public API (details in docs/flows-yaml.md)::
 
     # Loading: never raises for bad input; every problem is a FlowError(file, line, column, message)
     load_project(files: Mapping[str, str | bytes], *, config_dir: str | None = None,
-                 folder_name: str | None = None) -> ProjectLoad
+                 folder_name: str | None = None, read_file: FileReader | None = None) -> ProjectLoad
     load_project_dir(root: Path, *, config_dir: str | None = None) -> ProjectLoad
-    ProjectLoad(project: FlowProject, errors: tuple[FlowError, ...], warnings: tuple[FlowError, ...]).ok
+    ProjectLoad(project: FlowProject, errors: tuple[FlowError, ...], warnings: tuple[FlowError, ...],
+                fetched: dict[str, str]).ok
     FlowProject(config_dir, project: ProjectSpec, live: LiveFlowSpec | None,
                 batches: Mapping[str, BatchFlowSpec], actions: Mapping[str, ActionSpec])
 

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from .errors import ErrorSink, FlowError, Pos
@@ -54,6 +54,9 @@ class ProjectLoad:
     project: FlowProject
     errors: tuple[FlowError, ...]
     warnings: tuple[FlowError, ...] = ()
+    # ``ws:`` action files outside the config folder that ``read_file`` gave: a snapshot of the
+    # flow (a bake's attempt) must keep them beside the config files.
+    fetched: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -78,12 +81,19 @@ def choose_config_dir(paths: list[str]) -> str:
     return CONFIG_DIRS[1]
 
 
+FileReader = Callable[[str], str | bytes | None]
+
+
 class _Loader:
-    def __init__(self, texts: dict[str, str], config_dir: str, folder_name: str | None, sink: ErrorSink) -> None:
+    def __init__(self, texts: dict[str, str], config_dir: str, folder_name: str | None, sink: ErrorSink,
+                 read_file: FileReader | None = None) -> None:
         self.texts = texts
         self.config_dir = config_dir
         self.folder_name = folder_name
         self.sink = sink
+        self.read_file = read_file
+        self.fetched: dict[str, str] = {}
+        self.looked_for: set[str] = set()
         self.nodes: dict[str, Node | None] = {}
         self.actions: dict[str, ActionSpec | None] = {}
 
@@ -93,6 +103,27 @@ class _Loader:
         if path not in self.nodes:
             self.nodes[path] = parse_yaml(path, self.texts[path], self.sink)
         return self.nodes[path]
+
+    def has_file(self, path: str) -> bool:
+        """Whether ``path`` is one of the flow's files: given, or (outside the config folder, whose
+        files are all given) read on demand through ``read_file`` — a ``ws:`` action may live
+        anywhere in the flow folder, which is not read whole."""
+        if path in self.texts:
+            return True
+        if self.read_file is None or path.startswith(self.config_dir + "/") or path in self.looked_for:
+            return False
+        self.looked_for.add(path)
+        content = self.read_file(path)
+        if content is None:
+            return False
+        if isinstance(content, bytes):
+            try:
+                content = content.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                self.sink.add(Pos(path, 1, 1), f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})")
+                return False
+        self.texts[path] = self.fetched[path] = content.lstrip("\ufeff")
+        return True
 
     def config_file(self, stem: str) -> str | None:
         found = [f"{self.config_dir}/{stem}{suffix}" for suffix in YAML_SUFFIXES
@@ -137,7 +168,7 @@ class _Loader:
             for suffix in ("",) + YAML_SUFFIXES:
                 candidates.append(f"{folder}{base}{suffix}")
         for candidate in candidates:
-            if candidate in self.texts:
+            if self.has_file(candidate):
                 return candidate
         self.sink.add(call.pos, f"action file for '{call.ref}' not found (looked for {', '.join(candidates)})")
         return None
@@ -208,7 +239,7 @@ class _Loader:
                     continue
                 for folder in ("", self.config_dir + "/"):
                     for suffix in ("",) + YAML_SUFFIXES:
-                        if f"{folder}{base}{suffix}" in self.texts:
+                        if self.has_file(f"{folder}{base}{suffix}"):
                             refs.add(f"{folder}{base}{suffix}")
         return refs
 
@@ -327,9 +358,13 @@ class _Loader:
 
 
 def load_project(files: Mapping[str, str | bytes], *, config_dir: str | None = None,
-                 folder_name: str | None = None) -> ProjectLoad:
+                 folder_name: str | None = None, read_file: FileReader | None = None) -> ProjectLoad:
     """Read a flow from ``files`` (relative path → content: ``.neuro/live.yml``,
     ``.neuro/project.yml``, batch files, ``ws:`` action files …).
+
+    ``read_file(path)`` gives the content of a file of the flow folder that ``files`` lacks (None
+    when there is none): ``ws:`` actions outside the config folder are read through it; the
+    result's ``fetched`` holds what it gave.
 
     ``config_dir`` defaults to ``.apolo`` when any file lives there, else ``.neuro``.
     ``folder_name`` is the flow folder's name: the project id when project.yml has none.
@@ -354,9 +389,9 @@ def load_project(files: Mapping[str, str | bytes], *, config_dir: str | None = N
         ignored = sorted(path for path in texts if path.startswith(".neuro/"))
         if ignored:
             sink.warn(Pos(ignored[0], 1, 1), "both .apolo/ and .neuro/ exist: .apolo/ is used, .neuro/ ignored")
-    loader = _Loader(texts, chosen, folder_name, sink)
+    loader = _Loader(texts, chosen, folder_name, sink, read_file)
     project = loader.load()
-    return ProjectLoad(project, tuple(sorted(sink.errors)), tuple(sorted(sink.warnings)))
+    return ProjectLoad(project, tuple(sorted(sink.errors)), tuple(sorted(sink.warnings)), loader.fetched)
 
 
 _SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache", ".pytest_cache"}

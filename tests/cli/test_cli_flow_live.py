@@ -181,3 +181,61 @@ def test_init_downloads_the_template(kiln, tmp_path, bob):
     assert (check.returncode, check.stdout) == (0, "OK\n"), check.stdout + check.stderr
     listed = kiln("flow", "ps", cwd=demo)
     assert [row.split()[0] for row in listed.stdout.splitlines()[1:]] == ["train", "server", "shell"]
+
+
+NAMED_LIVE = """\
+kind: live
+volumes:
+  notes:
+    remote: storage:/$[[ project.project_name ]]/$[[ replace(flow.project_id, '_', '-') ]]-notes
+    mount: /project/notes
+    local: $[[ fmt("docs/{}", "notes") ]]
+jobs:
+  show:
+    image: python:3.11
+    params:
+      vol: notes
+    volumes:
+      - ${{ upload(volumes[params.vol]).ref_ro }}
+    bash: cat /project/notes/note.txt
+"""
+
+
+def test_volumes_are_evaluated_by_the_server_end_to_end(kiln, tmp_path, bob):
+    """Expressions the CLI never understood (project.project_name, functions, an upload() whose
+    volume a param chooses) work for upload, run and download; a bad one names its position."""
+    kiln.login("bob")
+    root = tmp_path / "work" / "named"
+    (root / ".neuro").mkdir(parents=True)
+    (root / ".neuro" / "project.yml").write_text("id: named_vols\n")  # project_name: the owner's name
+    (root / ".neuro" / "live.yml").write_text(NAMED_LIVE)
+    (root / "docs" / "notes").mkdir(parents=True)
+    (root / "docs" / "notes" / "note.txt").write_text("a note in bob's storage\n")
+
+    up = kiln("flow", "upload", cwd=root / "docs")
+    assert up.returncode == 0, up.stderr
+    assert "Uploading volume notes: ./docs/notes -> storage:/bob/named-vols-notes" in up.stderr
+
+    (root / "docs" / "notes" / "note.txt").write_text("edited before the run\n")
+    ran = kiln("flow", "run", "show", cwd=root)
+    assert ran.returncode == 0, ran.stderr
+    assert "Uploading volume notes" in ran.stderr  # upload(volumes[params.vol]) found by rendering the job
+    assert ran.stdout.splitlines()[1:] == ["edited before the run"]
+
+    (root / "docs" / "notes" / "note.txt").unlink()
+    down = kiln("flow", "download", "notes", cwd=root)
+    assert down.returncode == 0, down.stderr
+    assert (root / "docs" / "notes" / "note.txt").read_text() == "edited before the run\n"
+
+    unknown = kiln("flow", "download", "nope", cwd=root)
+    assert unknown.returncode == 65 and "no volume 'nope' in live.yml or project.yml (volumes: notes)" in unknown.stderr
+
+    broken = NAMED_LIVE.replace("$[[ replace(flow.project_id, '_', '-') ]]", "$[[ from_json('{oops') ]]")
+    (root / ".neuro" / "live.yml").write_text(broken)
+    for verb in (["upload"], ["run", "show"]):
+        refused = kiln("flow", *verb, cwd=root)
+        assert refused.returncode == 65, refused.stderr
+        first, *_, last = refused.stderr.splitlines()
+        assert first.startswith(".neuro/live.yml:4:"), refused.stderr
+        assert "from_json" in first and last.startswith("kiln: unprocessable:")
+    assert Job.objects.filter(flow_id="flow://default/bob/named_vols").count() == 1  # the broken run never started

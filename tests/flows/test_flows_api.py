@@ -2,11 +2,15 @@
 
 import json
 import shutil
+import threading
+import time
 
 import pytest
+from django.db import connection
 from websockets.sync.client import connect
 
 from console import services as core
+from flows import services, spec
 from flows.models import Flow
 from jobs.models import Job
 from tests.flows.helpers import make_flow, tasks_of, wait_bake
@@ -85,6 +89,82 @@ def test_live_jobs_run_attach_and_multi(celery_workers, bob, alice, client_for):
     for job_id in (job.pk, m1["id"], m2["id"]):
         assert client.post(f"/api/v1/jobs/{job_id}/kill/").status_code == 200
     assert client.post("/api/v1/flows/testflow/live/nope/run/", {}, format="json").status_code == 404
+
+
+def test_two_runs_of_a_live_job_at_once_start_it_once(bob, monkeypatch):
+    """Two clicks at once: the second run waits for the first and attaches to the job it started."""
+    flow = make_flow(bob)
+    render = spec.render_live_job
+
+    def slow_render(*args, **kwargs):  # widens the gap between "is it running?" and starting it
+        time.sleep(0.5)
+        return render(*args, **kwargs)
+
+    monkeypatch.setattr(spec, "render_live_job", slow_render)
+    start = threading.Barrier(2)
+    results: list = []
+
+    def click() -> None:
+        try:
+            start.wait(timeout=10)
+            results.append(services.flow_live_run(by=bob, flow=flow, job_id="hello"))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=click) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(results) == 2
+    runs = Job.objects.filter(flow_id=flow.uri, task_id="hello")
+    assert runs.count() == 1
+    assert sorted(started for _, started in results) == [False, True]
+    assert {job.pk for job, _ in results} == {runs.get().pk}
+
+
+def test_live_ps_lists_each_multi_instance_and_kill_takes_its_suffix(bob, alice, client_for):
+    flow = make_flow(bob)
+    client = client_for(bob)
+
+    def ps() -> list[tuple]:  # "active": pending, or running where a worker is about
+        rows = client.get("/api/v1/flows/testflow/").json()["live_jobs"]
+        return [(row["id"], row["suffix"], "active" if row["status"] in ("pending", "running") else row["status"],
+                 row["raw_id"]) for row in rows]
+
+    def kill(job: str, suffix: str | None = None):
+        return client.post(f"/api/v1/flows/testflow/live/{job}/kill/", {"suffix": suffix} if suffix else {},
+                           format="json")
+
+    assert ps() == [("hello", None, None, None), ("many", None, None, None)]
+    assert kill("many", "abc").status_code == 404 and kill("hello").status_code == 404  # never ran
+    hello = services.flow_live_run(by=bob, flow=flow, job_id="hello")[0]
+    m1, m2 = (services.flow_live_run(by=bob, flow=flow, job_id="many")[0] for _ in range(2))
+    s1, s2 = (next(t for t in m.tag_rows.values_list("tag", flat=True) if t.startswith("multi:"))[6:]
+              for m in (m1, m2))
+    assert ps() == [("hello", None, "active", hello.pk), ("many", s2, "active", m2.pk),
+                    ("many", s1, "active", m1.pk)]  # every running instance, newest first
+
+    # Like apolo-flow: a multi job needs a suffix (the error names the running ones), others take none.
+    no_suffix = kill("many")
+    assert no_suffix.status_code == 400
+    assert no_suffix.json()["error"]["details"]["running"] == sorted([s1, s2])
+    assert kill("hello", "abc").status_code == 400
+    assert kill("many", "nope").status_code == 404
+    core.share(by=bob, uri=flow.uri, principal="alice", level="read")
+    assert client_for(alice).post("/api/v1/flows/flow:/bob/testflow/live/many/kill/", {"suffix": s1},
+                                  format="json").status_code == 403
+    assert ps()[1:] == [("many", s2, "active", m2.pk), ("many", s1, "active", m1.pk)]
+
+    killed = kill("many", s1)
+    assert killed.status_code == 200 and killed.json()["id"] == m1.pk and killed.json()["status"] == "cancelled"
+    assert ps()[1:] == [("many", s2, "active", m2.pk)]  # the other instance runs on
+    assert kill("many", s1).status_code == 409  # that one has finished
+    assert kill("many", s2).json()["id"] == m2.pk
+    assert ps()[1:] == [("many", s2, "cancelled", m2.pk)]  # none running: the latest run
+    assert kill("hello").json()["id"] == hello.pk
+    assert kill("hello").status_code == 409
+    assert kill("nope").status_code == 404
 
 
 @pytest.mark.live

@@ -7,14 +7,14 @@ flow first *sync* it (`POST /api/v1/flows/sync/` with every YAML file of the con
 creates or refreshes the flow, and use the flow id the server answers with. Verbs about one bake
 (`inspect`, `cancel`, `restart`) take its id and work from anywhere.
 
-`upload`/`download` (and `run` for volumes marked `upload(volumes.NAME)`) read the volumes of
-live.yml/project.yml locally and move bytes with the storage verbs' code (`kiln cp -r -T`).
+`upload`/`download` (and `run` for volumes marked `upload(volumes.NAME)`) ask the server for the
+flow's volumes, evaluated by its own evaluator after the sync (`GET /api/v1/flows/<id>/volumes/`),
+and move bytes with the storage verbs' code (`kiln cp -r -T`).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from itertools import islice
@@ -28,7 +28,7 @@ import yaml
 from kiln_cli import transfer, ws
 from kiln_cli.app import App, json_option, pass_app
 from kiln_cli.client import KilnClient
-from kiln_cli.commands.jobs import INTERRUPTED, RECONNECT_GIVE_UP, attach, job_path, outcome
+from kiln_cli.commands.jobs import INTERRUPTED, RECONNECT_GIVE_UP, attach, outcome
 from kiln_cli.commands.storage import (
     CopyOptions,
     Outcomes,
@@ -74,14 +74,57 @@ class Project:
 
     def config_files(self) -> dict[str, str]:
         """Every `*.yml`/`*.yaml` below the config folder, by path relative to the root
-        (`.neuro/live.yml`), as the sync and check endpoints want them."""
+        (`.neuro/live.yml`), and the `ws:` action files they call from elsewhere in the project
+        (`actions/jupyter.yml`), as the sync and check endpoints want them."""
         files: dict[str, str] = {}
         for path in sorted(self.config_path.rglob("*")):
             if path.suffix not in (".yml", ".yaml") or not path.is_file():
                 continue
             relative = path.relative_to(self.root).as_posix()
             files[relative] = path.read_bytes().decode("utf-8", "replace")
+        waiting = list(files.values())
+        while waiting:  # an action may call other actions
+            for ref in _ws_action_refs(waiting.pop()):
+                found = self.action_file(ref)
+                if found is not None and found not in files:
+                    files[found] = (self.root / found).read_bytes().decode("utf-8", "replace")
+                    waiting.append(files[found])
         return files
+
+    def action_file(self, spec: str) -> str | None:
+        """The file a `ws:` action names, as the server resolves it: `<spec>`, `<spec>.yml`,
+        `<spec>.yaml` in the project folder, then in the config folder; None when none exists."""
+        parts = [part for part in spec.replace("\\", "/").split("/") if part not in ("", ".")]
+        if not parts or ".." in parts or spec.startswith("/"):
+            return None  # the server reports it, with its position
+        base = "/".join(parts)
+        for folder in ("", self.config_dir + "/"):
+            for suffix in ("", ".yml", ".yaml"):
+                candidate = f"{folder}{base}{suffix}"
+                if candidate.endswith((".yml", ".yaml")) and (self.root / candidate).is_file():
+                    return candidate
+        return None
+
+
+def _ws_action_refs(text: str) -> list[str]:
+    """What the `action: ws:…` keys of a flow or action file name. A file that is not valid YAML
+    calls nothing here: the server's check says what is wrong with it."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return []
+    if not isinstance(document, dict):
+        return []
+    jobs = document.get("jobs")
+    tasks = document.get("tasks")
+    bodies = [*(jobs.values() if isinstance(jobs, dict) else ()), *(tasks if isinstance(tasks, list) else ())]
+    refs = []
+    for body in bodies:
+        action = body.get("action") if isinstance(body, dict) else None
+        scheme, _, spec = action.partition(":") if isinstance(action, str) else ("", "", "")
+        if scheme.strip() in ("ws", "workspace"):
+            refs.append(spec.strip())
+    return refs
 
 
 def find_project(start: Path | None = None) -> Project:
@@ -202,152 +245,92 @@ def report_config_errors(error: KilnError, what: str) -> KilnError:
     return KilnError(f"unprocessable: {what}: the flow configuration has {count}", ExitCode.BAD_INPUT)
 
 
-# --- volumes, read locally ------------------------------------------------------------------------
-
-_EXPR = re.compile(r"\$\[\[(?P<a>.*?)\]\]|\$\{\{(?P<b>.*?)\}\}", re.DOTALL)
-_UPLOAD = re.compile(r"upload\(\s*volumes\.(?P<name>[A-Za-z_][A-Za-z0-9_-]*)\s*\)")
+# --- volumes, as the server evaluates them --------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Volume:
+    """A volume of the flow, every expression evaluated by the server (`GET …/volumes/`)."""
+
     name: str
     file: str  # where it is defined, e.g. `.neuro/live.yml`
-    remote: Any
-    local: Any
+    remote: str
+    local: str | None
 
     @property
     def has_local(self) -> bool:
         return isinstance(self.local, str) and bool(self.local.strip())
 
 
-class LocalConfig:
-    """The parts of live.yml/project.yml that `upload`, `download` and `run` need, read with
-    PyYAML. Only `$[[ flow.project_id ]]`, `$[[ flow.flow_id ]]` (and `${{ … }}`) are evaluated."""
+@dataclass(frozen=True)
+class FlowVolumes:
+    """The flow's volumes (project.yml's, then live.yml's, which win on a name clash) and, when
+    asked about a live job, the ones it marks with `upload(volumes.NAME)`."""
 
-    def __init__(self, project: Project, folder_name: str | None = None) -> None:
-        self.project = project
-        self.folder_name = folder_name or project.root.name
-        self.project_yml = self._load("project")
-        self.live = self._load("live")
-
-    def _load(self, stem: str) -> dict[str, Any]:
-        for suffix in (".yml", ".yaml"):
-            path = self.project.config_path / f"{stem}{suffix}"
-            if path.is_file():
-                rel = path.relative_to(self.project.root).as_posix()
-                try:
-                    data = yaml.safe_load(path.read_text(encoding="utf-8", errors="replace"))
-                except yaml.YAMLError as exc:
-                    mark = getattr(exc, "problem_mark", None)
-                    where = f"{rel}:{mark.line + 1}:{mark.column + 1}" if mark is not None else rel
-                    problem = getattr(exc, "problem", None) or str(exc)
-                    raise bad_input(f"{where}: {problem} (kiln flow check tells more)") from None
-                if data is None:
-                    return {}
-                if not isinstance(data, dict):
-                    raise bad_input(f"{rel}: not a mapping (kiln flow check tells more)")
-                return data
-        return {}
-
-    @property
-    def project_id(self) -> str:
-        value = self.project_yml.get("id")
-        return str(value) if value else self.folder_name.replace("-", "_")
-
-    @property
-    def flow_id(self) -> str:
-        value = self.live.get("id")
-        return str(value) if value else "live"
-
-    def volumes(self) -> dict[str, Volume]:
-        """project.yml's volumes, then live.yml's (which win on a name clash)."""
-        found: dict[str, Volume] = {}
-        for stem, data in (("project", self.project_yml), ("live", self.live)):
-            section = data.get("volumes")
-            if not isinstance(section, dict):
-                continue
-            for name, spec in section.items():
-                if isinstance(spec, dict):
-                    found[str(name)] = Volume(
-                        str(name), f"{self.project.config_dir}/{stem}.yml", spec.get("remote"), spec.get("local")
-                    )
-        return found
-
-    def evaluate(self, text: str, volume: Volume, field: str) -> str:
-        values = {
-            "flow.project_id": self.project_id,
-            "flow.flow_id": self.flow_id,
-            "flow.id": self.flow_id,
-            "project.id": self.project_id,
-        }
-
-        def replace(match: re.Match[str]) -> str:
-            expr = " ".join((match["a"] if match["a"] is not None else match["b"]).split())
-            if expr not in values:
-                raise bad_input(
-                    f"volume {volume.name} ({volume.file}): its {field} {text!r} uses {match.group(0)!r}; "
-                    "kiln flow upload/download evaluate only flow.project_id and flow.flow_id — "
-                    "write the path out, or copy with kiln cp -r"
-                )
-            return values[expr]
-
-        return _EXPR.sub(replace, text)
+    project: Project
+    volumes: dict[str, Volume]
+    uploads: list[str]
 
     def remote(self, volume: Volume) -> str:
-        if not isinstance(volume.remote, str) or not volume.remote.strip():
-            raise bad_input(f"volume {volume.name} ({volume.file}) has no remote")
-        remote = self.evaluate(volume.remote.strip(), volume, "remote")
+        remote = volume.remote.strip()
         if not remote.startswith("storage:"):
             raise bad_input(f"volume {volume.name} ({volume.file}): remote {remote!r} is not a storage: path")
         return check_storage(remote)
 
     def local(self, volume: Volume) -> Path:
-        path = Path(self.evaluate(str(volume.local).strip(), volume, "local")).expanduser()
+        path = Path(str(volume.local).strip()).expanduser()
         return path if path.is_absolute() else self.project.root / path
 
     def select(self, names: Sequence[str]) -> list[Volume]:
         """The named volumes (each must have `local`), or all that have one."""
-        volumes = self.volumes()
         if not names:
-            chosen = [v for v in volumes.values() if v.has_local]
+            chosen = [v for v in self.volumes.values() if v.has_local]
             if not chosen:
                 raise bad_input("no volume of this flow has a local folder (volumes: … local: in live.yml)")
             return chosen
         chosen = []
         for name in dict.fromkeys(names):
-            volume = volumes.get(name)
+            volume = self.volumes.get(name)
             if volume is None:
-                known = ", ".join(sorted(volumes)) or "none"
+                known = ", ".join(sorted(self.volumes)) or "none"
                 raise bad_input(f"no volume {name!r} in live.yml or project.yml (volumes: {known})")
             if not volume.has_local:
                 raise bad_input(f"volume {name} ({volume.file}) has no local folder to copy")
             chosen.append(volume)
         return chosen
 
-    def uploads_of(self, job_id: str) -> list[str]:
-        """The volumes live job `job_id` marks with `upload(volumes.NAME)` (its mixins included)."""
-        jobs = self.live.get("jobs")
-        job = jobs.get(job_id) if isinstance(jobs, dict) else None
-        if not isinstance(job, dict):
-            return []
-        lines = list(_volume_lines(job))
-        mixins = job.get("mixins")
-        for mixin_name in mixins if isinstance(mixins, list) else []:
-            for data in (self.live, self.project_yml):
-                section = data.get("mixins")
-                mixin = section.get(mixin_name) if isinstance(section, dict) else None
-                if isinstance(mixin, dict):
-                    lines.extend(_volume_lines(mixin))
-        names = [match["name"] for line in lines for match in _UPLOAD.finditer(line)]
-        return list(dict.fromkeys(names))
 
-
-def _volume_lines(spec: dict[str, Any]) -> Iterator[str]:
-    volumes = spec.get("volumes")
-    if isinstance(volumes, list):
-        yield from (str(v) for v in volumes)
-    elif isinstance(volumes, str):
-        yield volumes
+def flow_volumes(
+    client: KilnClient,
+    flow: dict[str, Any],
+    project: Project,
+    *,
+    job: str | None = None,
+    params: dict[str, str] | None = None,
+    args: Sequence[str] = (),
+) -> FlowVolumes:
+    """`GET /api/v1/flows/<id>/volumes/` (after the sync): the volumes, and with `job` what that
+    live job uploads. A config error is every `file:line:column: message` on stderr, exit 65."""
+    path = flow_path(flow, "volumes")
+    pairs = [f"{name}={value}" for name, value in (params or {}).items()]
+    query = {"job": job, "param": pairs or None, "arg": list(args) or None}
+    try:
+        answer = client.get(path, params=query)
+    except KilnError as error:
+        raise report_config_errors(error, f"live job {job}" if job else "volumes") from None
+    items = answer.get("volumes") if isinstance(answer, dict) else None
+    if not isinstance(items, list):
+        raise KilnError(f"unexpected answer from server for GET {path}: no volumes")
+    volumes: dict[str, Volume] = {}
+    for item in items:
+        if isinstance(item, dict) and isinstance(item.get("id"), str) and isinstance(item.get("remote"), str):
+            local = item.get("local")
+            volumes[item["id"]] = Volume(
+                item["id"], str(item.get("file") or ""), item["remote"], local if isinstance(local, str) else None
+            )
+    marked = answer.get("uploads")
+    uploads = [str(name) for name in marked] if isinstance(marked, list) else []
+    return FlowVolumes(project, volumes, uploads)
 
 
 def shown_path(path: Path, root: Path) -> str:
@@ -361,7 +344,7 @@ def shown_path(path: Path, root: Path) -> str:
 def copy_volumes(
     client: KilnClient,
     out: Output,
-    config: LocalConfig,
+    config: FlowVolumes,
     volumes: Sequence[Volume],
     *,
     upload: bool,
@@ -622,13 +605,13 @@ def check(app: App) -> None:
 
 def _volume_verb(app: App, names: tuple[str, ...], quiet: bool, upload: bool) -> None:
     project = find_project()
-    config = LocalConfig(project, folder_name(app, project))
-    volumes = config.select(names)
-    for volume in volumes:  # refuse what cannot be evaluated before copying anything
-        config.remote(volume)
-        config.local(volume)
     out = app.out
     with app.client() as client:
+        config = flow_volumes(client, sync(app, client, project), project)
+        volumes = config.select(names)
+        for volume in volumes:  # refuse what cannot be copied before copying anything
+            config.remote(volume)
+            config.local(volume)
         outcomes = copy_volumes(client, out, config, volumes, upload=upload, quiet=quiet)
     outcomes.finish()
 
@@ -642,10 +625,10 @@ def _volume_verb(app: App, names: tuple[str, ...], quiet: bool, upload: bool) ->
 def upload(app: App, volumes: tuple[str, ...], quiet: bool) -> None:
     """Upload volumes' local folders to their remote (default: every volume with local:).
 
-    Volumes come from live.yml and project.yml; local is relative to the project folder. Like
-    kiln cp -r: the folder's files are uploaded into remote, existing ones replaced. Only
-    $[[ flow.project_id ]] and $[[ flow.flow_id ]] are evaluated in remote and local.
-    --json prints one {action, src, dst, size} per file.
+    Volumes come from live.yml and project.yml, evaluated by the server after the sync (any
+    expression a job may use); local is relative to the project folder. Like kiln cp -r: the
+    folder's files are uploaded into remote, existing ones replaced. --json prints one
+    {action, src, dst, size} per file.
 
     \b
     Examples:
@@ -682,7 +665,10 @@ def download(app: App, volumes: tuple[str, ...], quiet: bool) -> None:
 def ps(app: App) -> None:
     """List the flow's live jobs with their latest run: JOB, STATUS, RAW ID, WHEN.
 
-    --json prints the flow's live jobs ({id, title, multi, params, status, raw_id, when, run}).
+    A multi job has a row per running instance, JOB being "JOB SUFFIX" (what kiln flow kill
+    takes), or its latest run when none is running.
+
+    --json prints the rows ({id, title, multi, params, suffix, status, raw_id, when, run}).
 
     \b
     Examples:
@@ -695,8 +681,13 @@ def ps(app: App) -> None:
         detail = client.get(flow_path(synced))
     jobs = [j for j in (detail.get("live_jobs") if isinstance(detail, dict) else None) or [] if isinstance(j, dict)]
     out = app.out
-    rows = [[j.get("id"), j.get("status"), j.get("raw_id"), relative_time(j.get("when"))] for j in jobs]
+    rows = [[live_name(j), j.get("status"), j.get("raw_id"), relative_time(j.get("when"))] for j in jobs]
     out.emit(jobs, lambda: out.table(PS_COLUMNS, rows, empty="No live jobs (jobs: in live.yml)."))
+
+
+def live_name(row: dict[str, Any]) -> str:
+    """A ps row's JOB: the job id, and for an instance of a multi job its suffix (`shell 3f9a0c`)."""
+    return f"{row.get('id')} {row['suffix']}" if row.get("suffix") else str(row.get("id"))
 
 
 @flow.command("run")
@@ -724,18 +715,15 @@ def run(
       kiln flow run -d server
       kiln flow run shell -- --verbose
     """
-    body = {"params": parse_params(params), "args": list(args)}
+    given = parse_params(params)
+    body = {"params": given, "args": list(args)}
     project = find_project()
-    try:
-        config: LocalConfig | None = LocalConfig(project, folder_name(app, project))
-    except KilnError:
-        config = None  # broken YAML: the server says where (after the sync), with the right exit code
-    marked = config.uploads_of(job) if config is not None else []
-    volumes = config.select(marked) if config is not None and marked else []
     out = app.out
     with app.client() as client:
         synced = sync(app, client, project)
-        if config is not None and volumes:
+        config = flow_volumes(client, synced, project, job=job, params=given, args=args)
+        if config.uploads:  # what rendering the job (with these params) passed to upload()
+            volumes = config.select(config.uploads)
             outcomes = copy_volumes(client, out, config, volumes, upload=True, quiet=quiet)
             if outcomes.codes:
                 code = outcomes.codes.pop() if len(outcomes.codes) == 1 else ExitCode.ERROR
@@ -762,41 +750,46 @@ def run(
         except KeyboardInterrupt:
             out.info(f"\nDetached from {started['id']}; it keeps running.")
             out.info(f"  re-attach: kiln logs {started['id']}")
-            out.info(f"  stop it:   kiln flow kill {job}")
+            suffix = next((t[len("multi:"):] for t in started.get("tags") or [] if str(t).startswith("multi:")), None)
+            out.info(f"  stop it:   kiln flow kill {job}{f' {suffix}' if suffix else ''}")
             raise click.exceptions.Exit(INTERRUPTED) from None
 
 
 @flow.command("kill")
 @click.argument("job")
+@click.argument("suffix", required=False)
 @folder_option
 @json_option
 @pass_app
-def kill(app: App, job: str) -> None:
-    """Kill the latest run of live job JOB; print its job id.
+def kill(app: App, job: str, suffix: str | None) -> None:
+    """Kill live job JOB (its running run, else its latest); print the killed job's id.
 
-    A run that has already finished is exit 7; a job that never ran is exit 4.
-    --json prints the killed job.
+    A multi job needs the SUFFIX of the instance to kill (kiln flow ps shows it next to the job);
+    other jobs take none. A run that has already finished is exit 7; a job or instance that
+    never ran is exit 4. --json prints the killed job.
 
     \b
     Examples:
       kiln flow kill server
+      kiln flow kill shell 3f9a0c
     """
     project = find_project()
     out = app.out
     with app.client() as client:
         synced = sync(app, client, project)
-        detail = client.get(flow_path(synced))
-        jobs = {j.get("id"): j for j in (detail.get("live_jobs") or []) if isinstance(j, dict)}
-        if job not in jobs:
-            known = ", ".join(str(k) for k in jobs) or "none"
-            raise KilnError(
-                f"not found: flow {synced['id']} has no live job {job!r} (jobs: {known})", ExitCode.NOT_FOUND
-            )
-        raw_id = jobs[job].get("raw_id")
-        if not raw_id:
-            raise KilnError(f"not found: live job {job} has never run", ExitCode.NOT_FOUND)
-        killed = client.post(job_path(str(raw_id), "kill"))
-    out.emit(killed, lambda: out.line(str(raw_id)))
+        path = flow_path(synced, "live", job, "kill")
+        try:
+            killed = client.post(path, {"suffix": suffix} if suffix else {})
+        except KilnError as error:
+            running = error.details.get("running") if isinstance(error.details, dict) else None
+            if error.status == 400 and isinstance(running, list):
+                listed = ", ".join(str(s) for s in running) or "none"
+                raise bad_input(f"{job} is a multi job: say which instance, kiln flow kill {job} SUFFIX "
+                                f"(running: {listed})") from None
+            raise
+    if not isinstance(killed, dict) or not isinstance(killed.get("id"), str):
+        raise KilnError(f"unexpected answer from server for POST {path}: no job")
+    out.emit(killed, lambda: out.line(killed["id"]))
 
 
 @flow.command("bake")

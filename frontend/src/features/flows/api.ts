@@ -119,11 +119,12 @@ export function useRunLiveJob(location: FlowLocation) {
   });
 }
 
-/** Kill a live job's run (the jobs API). */
+/** Kill a live job's run, or one instance of a multi job (its `suffix`), like `apolo-flow kill JOB [SUFFIX]`. */
 export function useKillLiveJob(location: FlowLocation) {
   const queryClient = useQueryClient();
   return useMutation({
-    mutationFn: (jobId: string) => api.post<JobSummary>(`/jobs/${encodeURIComponent(jobId)}/kill/`),
+    mutationFn: ({ job, suffix }: { job: string; suffix: string | null }) =>
+      api.post<JobSummary>(flowApiPath(location, `live/${encodeURIComponent(job)}/kill/`), suffix ? { suffix } : {}),
     onSettled: () => queryClient.invalidateQueries({ queryKey: flowKeys.detail(flowRef(location)) }),
   });
 }
@@ -250,7 +251,15 @@ export function useCancelBake(bakeId: string) {
   return useMutation({
     mutationFn: () => api.post<BakeDetail>(bakePath(bakeId, "cancel/")),
     onSuccess: (detail) => {
-      queryClient.setQueriesData<BakeDetail>({ queryKey: flowKeys.bake(bakeId) }, (data) => (data ? mergeBakeDetail(data, detail) : data));
+      // The answer is the bake with its latest attempt: a page showing an older one keeps that attempt's tasks.
+      for (const [key, data] of queryClient.getQueriesData<BakeDetail>({ queryKey: flowKeys.bake(bakeId) })) {
+        if (!data) continue;
+        const requested = requestedAttempt(key);
+        queryClient.setQueryData(
+          key,
+          requested === null || requested === detail.attempt?.number ? mergeBakeDetail(data, detail) : applyBakeState(data, detail, requested),
+        );
+      }
       void queryClient.invalidateQueries({ queryKey: flowKeys.bakeLists() });
     },
   });

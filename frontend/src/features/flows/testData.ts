@@ -1,5 +1,5 @@
 /** Shapes the flows tests build on (as the API sends them). */
-import type { BakeDetail, FlowDetail, Task } from "./types";
+import type { BakeDetail, Flow, FlowDetail, Task } from "./types";
 
 export function task(id: string, needs: Task["needs"] = {}, extra: Partial<Task> = {}): Task {
   return {
@@ -71,12 +71,13 @@ export function flowDetail(extra: Partial<FlowDetail> = {}): FlowDetail {
         title: "Say hello",
         multi: false,
         params: [{ name: "who", default: "world", descr: "Whom to greet", required: false }],
+        suffix: null,
         status: null,
         raw_id: null,
         when: null,
         run: null,
       },
-      { id: "many", title: null, multi: true, params: [], status: null, raw_id: null, when: null, run: null },
+      { id: "many", title: null, multi: true, params: [], suffix: null, status: null, raw_id: null, when: null, run: null },
     ],
     batches: [
       { id: "diamond", title: null, file: ".neuro/diamond.yml", params: [] },
@@ -90,6 +91,22 @@ export function flowDetail(extra: Partial<FlowDetail> = {}): FlowDetail {
         ],
       },
     ],
+    ...extra,
+  };
+}
+
+/** A `<flow>` of bob's, as POST /api/v1/flows/ answers it (created or imported). */
+export function flowSummary(id: string, extra: Partial<Flow> = {}): Flow {
+  return {
+    id,
+    uri: `flow://default/bob/${id}`,
+    title: "",
+    owner: "bob",
+    folder: `storage://default/bob/${id}`,
+    config_dir: ".neuro",
+    created_at: "2025-01-01T10:00:00Z",
+    last_activity_at: "2025-01-01T10:00:00Z",
+    my_level: "manage",
     ...extra,
   };
 }

@@ -39,12 +39,17 @@ export interface Param {
   required: boolean;
 }
 
-/** `<live job>`: one row of the `apolo-flow ps` view. */
+/**
+ * `<live job>`: one row of the `apolo-flow ps` view. A multi job has a row per running instance
+ * (each with its `suffix`), or its latest run when none is running.
+ */
 export interface LiveJob {
   id: string;
   title: string | null;
   multi: boolean;
   params: Param[];
+  /** The instance's suffix (multi jobs that have run), else null. */
+  suffix: string | null;
   status: JobStatus | null;
   raw_id: string | null;
   when: string | null;
@@ -108,10 +113,14 @@ export interface Attempt {
 }
 
 /** `<bake detail>`: the bake, its attempts, and one attempt (the latest, or `?attempt=N`) with its tasks. */
+export type GraphFormat = "dot" | "svg" | "pdf";
+
 export interface BakeDetail extends Bake {
   my_level: Level | null;
   attempts: Attempt[];
   attempt: (Attempt & { tasks: Task[] }) | null;
+  /** What the graph downloads as on this server: SVG and PDF only where Graphviz is installed. */
+  graph_formats?: GraphFormat[];
 }
 
 /** `POST /api/v1/flows/<flow>/live/<job>/run/`. */

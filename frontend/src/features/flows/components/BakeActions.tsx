@@ -2,7 +2,7 @@ import { useEffect, useId, useRef, useState } from "react";
 import { ConfirmDialog } from "@/components/ConfirmDialog";
 import { errorMessage } from "@/lib/api";
 import { graphUrl, useCancelBake, useRestartBake } from "../api";
-import { hasLevel, isActive, isFinished, type BakeDetail } from "../types";
+import { hasLevel, isActive, isFinished, type BakeDetail, type GraphFormat } from "../types";
 
 /** Cancel (while it runs), Restart (once it has finished), Download graph — each when the user may. */
 export function BakeActions({ bake, attempt, onRestarted }: { bake: BakeDetail; attempt: number | null; onRestarted: () => void }) {
@@ -16,7 +16,7 @@ export function BakeActions({ bake, attempt, onRestarted }: { bake: BakeDetail; 
 
   return (
     <div className="page-actions">
-      <GraphMenu bakeId={bake.id} attempt={attempt} />
+      <GraphMenu bakeId={bake.id} attempt={attempt} formats={bake.graph_formats ?? ALL_GRAPH_FORMATS} />
       <button
         type="button"
         className="button button-danger-outline"
@@ -87,8 +87,11 @@ export function BakeActions({ bake, attempt, onRestarted }: { bake: BakeDetail; 
   );
 }
 
-/** "Download graph": the attempt's DAG as Graphviz DOT, SVG or PDF (the latter two need Graphviz on the server). */
-function GraphMenu({ bakeId, attempt }: { bakeId: string; attempt: number | null }) {
+const GRAPH_LABELS: Record<GraphFormat, string> = { dot: "Graphviz DOT", svg: "SVG image", pdf: "PDF" };
+const ALL_GRAPH_FORMATS = Object.keys(GRAPH_LABELS) as GraphFormat[];
+
+/** "Download graph": the attempt's DAG as Graphviz DOT, and SVG or PDF where the server has Graphviz. */
+function GraphMenu({ bakeId, attempt, formats }: { bakeId: string; attempt: number | null; formats: GraphFormat[] }) {
   const [open, setOpen] = useState(false);
   const menuId = useId();
   const root = useRef<HTMLDivElement>(null);
@@ -114,17 +117,12 @@ function GraphMenu({ bakeId, attempt }: { bakeId: string; attempt: number | null
       </button>
       {open ? (
         <div className="flow-menu-list" role="menu" id={menuId} data-testid="graph-links">
-          {(
-            [
-              ["dot", "Graphviz DOT"],
-              ["svg", "SVG image"],
-              ["pdf", "PDF"],
-            ] as const
-          ).map(([format, label]) => (
+          {formats.map((format) => (
             <a key={format} role="menuitem" className="menu-item" href={graphUrl(bakeId, format, attempt)} download onClick={() => setOpen(false)}>
-              {label} <span className="muted">.{format}</span>
+              {GRAPH_LABELS[format]} <span className="muted">.{format}</span>
             </a>
           ))}
+          {formats.length < ALL_GRAPH_FORMATS.length ? <p className="muted menu-note">SVG and PDF need Graphviz on the server.</p> : null}
         </div>
       ) : null}
     </div>
