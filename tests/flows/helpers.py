@@ -46,6 +46,16 @@ tasks:
 """
 
 
+# One task that runs until it is cancelled (cancel, sharing and resume tests).
+LONG = """
+kind: batch
+tasks:
+  - id: long
+    image: python:3.11
+    bash: sleep 300
+"""
+
+
 def make_flow(user, name: str = "testflow", **batches: str) -> Flow:
     files = {".neuro/project.yml": f"id: {name}\n", ".neuro/live.yml": textwrap.dedent(LIVE)}
     for batch, text in batches.items():

@@ -7,7 +7,7 @@ from console.errors import Conflict, Forbidden, NotFound, Unprocessable
 from flows import services
 from flows.models import BakeAttempt
 from jobs.models import Job
-from tests.flows.helpers import DIAMOND, make_flow, task_statuses, tasks_of, wait_bake
+from tests.flows.helpers import DIAMOND, LONG, make_flow, task_statuses, tasks_of, wait_bake
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -171,14 +171,6 @@ def test_restart_carries_succeeded_tasks_and_refuses_a_running_attempt(celery_wo
     wait_bake(bake, "failed", "succeeded")
     assert tasks_of(bake)["good"].job_id != before["good"].job_id  # from scratch this time
 
-
-LONG = """
-kind: batch
-tasks:
-  - id: long
-    image: python:3.11
-    bash: sleep 300
-"""
 
 
 def test_cancel_kills_running_tasks_and_needs_write(celery_workers, bob, alice, carol):

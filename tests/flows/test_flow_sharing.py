@@ -13,18 +13,10 @@ from websockets.sync.client import connect
 from console import services as core
 from console.realtime import CLOSE_NOT_FOUND
 from flows import services
-from tests.flows.helpers import make_flow, task_statuses, tasks_of, wait_bake
+from tests.flows.helpers import LONG, make_flow, task_statuses, tasks_of, wait_bake
 from tests.jobs.conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-LONG = """
-kind: batch
-tasks:
-  - id: long
-    image: python:3.11
-    bash: sleep 300
-"""
 
 
 def refusal_of(server, path: str, user) -> tuple[dict, int]:

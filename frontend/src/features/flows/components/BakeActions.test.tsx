@@ -1,30 +1,22 @@
-import { QueryClientProvider } from "@tanstack/react-query";
-import { render, screen, waitFor, within } from "@testing-library/react";
+import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { createMemoryRouter, RouterProvider } from "react-router";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { FakeWebSocket } from "@/test/fakeWebSocket";
 import { json, mockFetch } from "@/test/fetch";
-import { testQueryClient } from "@/test/render";
+import { renderRoutes } from "@/test/render";
 import { bakeDetail, diamond } from "../testData";
 import type { BakeDetail, Task } from "../types";
 import { BakePage } from "./BakePage";
 
 /** The bake page (where the actions live), at `path`. */
 function renderBake(path = "/flows/demo/bakes/bake-1") {
-  const router = createMemoryRouter(
+  return renderRoutes(
     [
       { path: "/flows/:flowId/bakes/:bakeId", element: <BakePage /> },
       { path: "/flows/:owner/:flowId/bakes/:bakeId", element: <BakePage /> },
     ],
-    { initialEntries: [path] },
+    path,
   );
-  render(
-    <QueryClientProvider client={testQueryClient()}>
-      <RouterProvider router={router} />
-    </QueryClientProvider>,
-  );
-  return router;
 }
 
 const finishedTasks = (status: Task["status"]) => diamond().map((t) => ({ ...t, status }));

@@ -1,33 +1,19 @@
-import { QueryClientProvider } from "@tanstack/react-query";
-import { render, screen, waitFor, within } from "@testing-library/react";
+import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { createMemoryRouter, RouterProvider, useLocation } from "react-router";
 import { beforeEach, describe, expect, it } from "vitest";
 import { json, mockFetch } from "@/test/fetch";
-import { testQueryClient } from "@/test/render";
+import { renderRoutes } from "@/test/render";
 import { bakeDetail, flowDetail } from "../testData";
 import { FlowPage } from "./FlowPage";
 
-function Where() {
-  const location = useLocation();
-  return <p data-testid="where">{location.pathname}</p>;
-}
-
 function renderFlow(path: string) {
-  const router = createMemoryRouter(
+  return renderRoutes(
     [
       { path: "/flows/:flowId", element: <FlowPage /> },
       { path: "/flows/:owner/:flowId", element: <FlowPage /> },
-      { path: "*", element: <Where /> },
     ],
-    { initialEntries: [path] },
+    path,
   );
-  render(
-    <QueryClientProvider client={testQueryClient()}>
-      <RouterProvider router={router} />
-    </QueryClientProvider>,
-  );
-  return router;
 }
 
 const BOB = json({ id: 1, username: "bob", email: "", full_name: "", is_staff: false, groups: [] });

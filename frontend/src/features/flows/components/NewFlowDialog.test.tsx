@@ -1,33 +1,14 @@
-import { QueryClientProvider } from "@tanstack/react-query";
-import { render, screen, waitFor, within } from "@testing-library/react";
+import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { createMemoryRouter, RouterProvider, useLocation } from "react-router";
 import { beforeEach, describe, expect, it } from "vitest";
 import { json, mockFetch, type Reply } from "@/test/fetch";
-import { testQueryClient } from "@/test/render";
+import { renderRoutes } from "@/test/render";
 import { flowSummary } from "../testData";
 import { FlowsListPage } from "./FlowsListPage";
 
-function Where() {
-  const location = useLocation();
-  return <p data-testid="where">{location.pathname}</p>;
-}
-
 /** The list page (where the dialog lives); any other address shows where the app went. */
 function renderFlows() {
-  const router = createMemoryRouter(
-    [
-      { path: "/flows", element: <FlowsListPage /> },
-      { path: "*", element: <Where /> },
-    ],
-    { initialEntries: ["/flows"] },
-  );
-  render(
-    <QueryClientProvider client={testQueryClient()}>
-      <RouterProvider router={router} />
-    </QueryClientProvider>,
-  );
-  return router;
+  return renderRoutes([{ path: "/flows", element: <FlowsListPage /> }], "/flows");
 }
 
 const BOB = json({ id: 1, username: "bob", email: "", full_name: "", is_staff: false, groups: [] });
