@@ -20,7 +20,6 @@ from console.selectors import access_level, granted_prefixes, owner_and_name, ur
 from console.uris import parse_uri
 from flows import spec
 from flows.models import Bake, BakeAttempt, BakeTask, Flow
-from flows.spec.common import Collector, base_contexts, project_ctx, scope_of, volume_ctx
 from flows.spec.contexts import glob_to_regex
 from jobs.models import ACTIVE_STATUSES, Job, JobTag
 from storage.backends.base import key_for
@@ -407,27 +406,12 @@ def flow_volumes(*, user: AbstractBaseUser, flow: Flow, job_id: str | None = Non
     project = loaded.project
     env = flow_eval_env(flow=flow, username=user.username)
     try:
-        volumes = _volumes_evaluated(project, env)
+        volumes = spec.live_volumes(project, env)
         uploads = _volumes_uploaded(flow, project, env, job_id, params or {}, args or []) if job_id else []
     except spec.FlowSpecError as error:
         raise invalid_config(error.errors) from None
     return {"volumes": [_volume_output(user, project, volume) for volume in volumes], "job": job_id,
             "uploads": uploads}
-
-
-def _volumes_evaluated(project: spec.FlowProject, env: spec.EvalEnv) -> list[spec.VolumeCtx]:
-    """Every volume in the scope a live job's volumes are evaluated in (``flow``, ``project``);
-    FlowSpecError with every problem found."""
-    live = project.live
-    flow_id = live.flow_id if live is not None else "live"
-    flow = spec.FlowCtx(flow_id=flow_id, project_id=project.project_id, workspace=env.workspace,
-                        title=(live.title if live is not None else None) or flow_id, username=env.username)
-    scope = scope_of(base_contexts(project_ctx(project.project, env), flow, env), env)
-    merged = {**project.project.volumes, **(live.volumes if live is not None else {})}
-    errors = Collector()
-    evaluated = [volume_ctx(volume, scope, errors) for volume in merged.values()]
-    errors.raise_if_any()
-    return [volume for volume in evaluated if volume is not None]
 
 
 def _volumes_uploaded(flow: Flow, project: spec.FlowProject, env: spec.EvalEnv, job_id: str,

@@ -15,6 +15,7 @@ Public API (details in docs/flows-yaml.md)::
     list_live_jobs(project) -> list[LiveJobInfo(id, title, multi, params: tuple[ParamInfo], action, pos)]
     job_is_multi(project, job_id) -> bool
     live_job_tags(project, job_id, suffix=None) -> list[str]       # project:, flow:, job:, multi:
+    live_volumes(project, env) -> list[VolumeCtx]                  # every volume as a live job sees it
     new_multi_suffix() -> str
     render_live_job(project, job_id, *, env: EvalEnv | None = None, params: Mapping[str, str] | None = None,
                     suffix: str | None = None, args: Sequence[str] | None = None) -> RunSpec
@@ -81,6 +82,7 @@ from .live import (
     job_is_multi,
     list_live_jobs,
     live_job_tags,
+    live_volumes,
     new_multi_suffix,
     render_live_job,
 )
@@ -118,7 +120,7 @@ __all__ = [
     "ProjectLoad", "ProjectSpec", "RunSpec", "Scope", "StrategyCtx", "StrategySpec", "TaskResult", "Template",
     "Volume", "VolumeCtx", "action_result", "cache_key_inputs", "default_job_name", "evaluate_source",
     "expand_matrix", "hash_files", "id_to_tag", "job_is_multi", "list_batches", "list_live_jobs",
-    "live_job_tags", "load_project", "load_project_dir", "new_multi_suffix", "parse_duration",
+    "live_job_tags", "live_volumes", "load_project", "load_project_dir", "new_multi_suffix", "parse_duration",
     "parse_set_output", "parse_volume_ref", "plan_batch", "render_live_job", "render_task",
     "task_cache_key", "task_enable",
 ]

@@ -31,6 +31,7 @@ from .common import (
     resolve_params,
     scope_of,
     system_tags,
+    volume_ctx,
     volumes_ctx,
 )
 from .errors import FlowSpecError, Pos
@@ -153,13 +154,30 @@ class _LiveBase:
     flow_life_span: float | None
 
 
+def _flow_ctx(project: FlowProject, env: ctx.EvalEnv) -> ctx.FlowCtx:
+    """``flow`` as live jobs see it (a project without live.yml: the flow id ``live``)."""
+    live = project.live
+    flow_id = live.flow_id if live is not None else "live"
+    return ctx.FlowCtx(flow_id=flow_id, project_id=project.project_id, workspace=env.workspace,
+                       title=(live.title if live is not None else None) or flow_id, username=env.username)
+
+
+def live_volumes(project: FlowProject, env: ctx.EvalEnv) -> list[ctx.VolumeCtx]:
+    """Every volume (project.yml's, then live.yml's, which win on a name clash) evaluated as a live
+    job sees it (``flow``, ``project``); FlowSpecError with every problem found."""
+    scope = scope_of(base_contexts(project_ctx(project.project, env), _flow_ctx(project, env), env), env)
+    merged = {**project.project.volumes, **(project.live.volumes if project.live is not None else {})}
+    errors = Collector()
+    evaluated = [volume_ctx(volume, scope, errors) for volume in merged.values()]
+    errors.raise_if_any()
+    return [volume for volume in evaluated if volume is not None]
+
+
 def _live_base(project: FlowProject, env: ctx.EvalEnv) -> _LiveBase:
     live = _live(project)
     errors = Collector()
-    project_context = project_ctx(project.project, env)
-    flow = ctx.FlowCtx(flow_id=live.flow_id, project_id=project.project_id, workspace=env.workspace,
-                       title=live.title or live.flow_id, username=env.username)
-    contexts = base_contexts(project_context, flow, env)
+    flow = _flow_ctx(project, env)
+    contexts = base_contexts(project_ctx(project.project, env), flow, env)
     early = scope_of(contexts, env)
     defaults = evaluate_defaults(merge_defaults(live.defaults, project.project.defaults), early, errors)
     volumes = volumes_ctx([project.project.volumes, live.volumes], early)
