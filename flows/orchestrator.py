@@ -33,8 +33,8 @@ from flows.models import (
     TaskStatus,
 )
 from flows.plans import plan_share, shared_plan
-from flows.selectors import bake_uri, files_for_batch, flow_eval_env, task_output
-from flows.services import attempt_finish, errors_for, errors_output, job_spec_of
+from flows.selectors import bake_uri, errors_for, errors_output, files_for_batch, flow_eval_env, task_output
+from flows.services import attempt_finish, job_spec_of
 from jobs.models import FINAL_STATUSES, Job, JobLogChunk, JobStatus
 from jobs.services import job_build, job_kill, jobs_save
 

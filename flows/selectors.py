@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Prefetch, Q, QuerySet
 
-from console.errors import Forbidden, InvalidInput, NotFound, Unavailable
+from console.errors import Forbidden, InvalidInput, NotFound, Unavailable, Unprocessable
 from console.models import Level
 from console.selectors import access_level, granted_prefixes, owner_and_name, uri_within_q
 from console.uris import parse_uri
@@ -193,6 +193,33 @@ def _folder_name(folder_uri: str) -> str:
 def errors_output(errors: Iterable[spec.FlowError]) -> list[dict[str, Any]]:
     return [{"file": e.file, "line": e.line, "column": e.column, "message": e.message, "text": str(e)}
             for e in errors]
+
+
+def errors_for(errors: Any, *, batch: str | None = None, live: bool = False) -> list[spec.FlowError]:
+    """The errors that matter for one use of the flow: a broken batch file must not stop the live
+    jobs or another batch (project.yml and action files matter to all)."""
+    relevant = []
+    for error in errors:
+        stem = PurePosixPath(error.file).stem
+        is_live = stem == "live"
+        is_batch = not is_live and stem != "project" and PurePosixPath(error.file).parent.name in (".apolo", ".neuro")
+        if is_live and not live:
+            continue
+        if is_batch and stem.replace("-", "_") != batch and not _is_action(error.file):
+            continue
+        relevant.append(error)
+    return relevant
+
+
+def _is_action(path: str) -> bool:
+    return "action" in PurePosixPath(path).stem
+
+
+def invalid_config(errors: Any) -> Unprocessable:
+    listed = errors_output(errors)
+    first = listed[0]["text"] if listed else "invalid flow configuration"
+    more = f" (and {len(listed) - 1} more)" if len(listed) > 1 else ""
+    return Unprocessable(f"{first}{more}", details={"errors": listed})
 
 
 # --- live jobs ----------------------------------------------------------------------------------------------
@@ -397,8 +424,6 @@ def flow_volumes(*, user: AbstractBaseUser, flow: Flow, job_id: str | None = Non
     when it is multi, ``args``) passes to ``upload()`` — in any field, its mixins' included —
     found by rendering it exactly as a run does. Reading the flow is enough. Config errors are a
     422 listing file:line:column; an unknown job is a 404."""
-    from flows.services import errors_for, invalid_config  # services imports this module
-
     ensure_flow_access(user, flow, Level.READ)
     loaded = flow_load(flow=flow)
     if errors := errors_for(loaded.errors, live=True):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 import tempfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -14,7 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
 
-from console.errors import Conflict, InvalidInput, NotFound, Unprocessable
+from console.errors import Conflict, InvalidInput, NotFound
 from console.models import Level
 from console.realtime import publish_resource_event
 from console.selectors import ensure_access
@@ -35,11 +35,12 @@ from flows.selectors import (
     bake_uri,
     batch_ids,
     ensure_flow_access,
-    errors_output,
+    errors_for,
     files_for_batch,
     flow_config_files,
     flow_eval_env,
     flow_load,
+    invalid_config,
     live_job_runs,
     run_suffix,
 )
@@ -50,33 +51,6 @@ from storage.services import storage_mkdir, storage_upload
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "template"
 _FLOW_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,199}$")
-
-
-def errors_for(errors: Any, *, batch: str | None = None, live: bool = False) -> list[spec.FlowError]:
-    """The errors that matter for one use of the flow: a broken batch file must not stop the live
-    jobs or another batch (project.yml and action files matter to all)."""
-    relevant = []
-    for error in errors:
-        stem = PurePosixPath(error.file).stem
-        is_live = stem == "live"
-        is_batch = not is_live and stem != "project" and PurePosixPath(error.file).parent.name in (".apolo", ".neuro")
-        if is_live and not live:
-            continue
-        if is_batch and stem.replace("-", "_") != batch and not _is_action(error.file):
-            continue
-        relevant.append(error)
-    return relevant
-
-
-def _is_action(path: str) -> bool:
-    return "action" in PurePosixPath(path).stem
-
-
-def invalid_config(errors: Any) -> Unprocessable:
-    listed = errors_output(errors)
-    first = listed[0]["text"] if listed else "invalid flow configuration"
-    more = f" (and {len(listed) - 1} more)" if len(listed) > 1 else ""
-    return Unprocessable(f"{first}{more}", details={"errors": listed})
 
 
 # --- flows -----------------------------------------------------------------------------------------------
