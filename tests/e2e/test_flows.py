@@ -9,10 +9,11 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from flows import services
 from flows.models import Bake
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import log_in
-from tests.flows.helpers import make_flow
+from tests.flows.helpers import make_flow, task_statuses, wait_bake
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -151,6 +152,62 @@ def test_start_a_bake_and_watch_the_dag_colour_itself_live(page, base_url, celer
     expect(bake_row).to_contain_text("e2e")
     expect(bake_row).to_contain_text("diamond")
     expect(bake_row).to_contain_text("succeeded")
+
+
+# Every WebSocket the page opens is kept in window.__sockets; while window.__blockSockets is set,
+# new ones go to a closed port, as if the server were unreachable.
+DROPPABLE_SOCKETS = """
+window.__sockets = [];
+window.__blockSockets = false;
+const RealWebSocket = window.WebSocket;
+window.WebSocket = class extends RealWebSocket {
+  constructor(url, protocols) {
+    super(window.__blockSockets ? "ws://127.0.0.1:9/" : url, protocols);
+    window.__sockets.push(this);
+  }
+};
+"""
+
+SLOW_THEN_QUICK = """
+kind: batch
+tasks:
+  - id: a
+    image: python:3.11
+    bash: sleep 6
+  - id: b
+    needs: [a]
+    image: python:3.11
+    bash: 'true'
+"""
+
+
+def test_a_dropped_connection_resyncs_the_dag_without_a_reload(page, base_url, celery_workers, bob):
+    """The bake ends while the page has no connection: it hears none of it, and once it can
+    connect again, the state the server sends first brings the DAG up to date."""
+    flow = make_flow(bob, "resyncflow", slow=SLOW_THEN_QUICK)
+    page.add_init_script(DROPPABLE_SOCKETS)
+    log_in(page, base_url, "bob", PASSWORD, "/flows/resyncflow")
+    bake = services.bake_start(by=bob, flow=flow, batch="slow")
+    page.goto(f"{base_url}/flows/resyncflow/bakes/{bake.pk}")  # the deep link
+    a, b = dag_node(page, "a"), dag_node(page, "b")
+    connection = page.get_by_test_id("bake-connection")
+    expect(a).to_have_attribute("data-status", "running", timeout=30_000)
+    expect(connection).to_have_attribute("data-status", "live")
+
+    page.evaluate("window.__sameDocument = true; window.__blockSockets = true; "
+                  "window.__sockets.forEach((socket) => socket.close())")
+    expect(connection).to_have_attribute("data-status", "reconnecting")
+    wait_bake(bake, "succeeded", "failed")
+    assert task_statuses(bake) == {"a": "succeeded", "b": "succeeded"}
+    expect(a).to_have_attribute("data-status", "running")  # it heard nothing of the ends
+    expect(b).to_have_attribute("data-status", "pending")
+
+    page.evaluate("window.__blockSockets = false")
+    expect(connection).to_have_attribute("data-status", "live", timeout=30_000)
+    expect(a).to_have_attribute("data-status", "succeeded")
+    expect(b).to_have_attribute("data-status", "succeeded")
+    expect(page.get_by_test_id("bake-status")).to_have_attribute("data-status", "succeeded")
+    assert page.evaluate("window.__sameDocument") is True
 
 
 def test_broken_batch_shows_its_error_and_live_jobs_still_run(page, base_url, celery_workers, bob):
