@@ -12,7 +12,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from console.errors import Forbidden, InvalidInput, NotFound, Unavailable, Unprocessable
 from console.models import Level
@@ -252,13 +252,19 @@ def flow_live_jobs(*, flow: Flow, project: spec.FlowProject) -> list[dict[str, A
     active: dict[str, list[Job]] = {}
     for job in live_job_runs(flow=flow).filter(status__in=ACTIVE_STATUSES):
         active.setdefault(job.task_id, []).append(job)
+    infos = spec.list_live_jobs(project)
+    # The latest run of each job that has none running, in one query (the page polls this).
+    newest = (Job.objects.filter(flow_id=flow.uri, bake_id="", task_id=OuterRef("task_id"))
+              .order_by("-created_at", "-pk").values("pk")[:1])
+    latest = {job.task_id: job for job in live_job_runs(flow=flow).filter(
+        task_id__in=[info.id for info in infos if info.id not in active], pk=Subquery(newest))}
     rows = []
-    for info in spec.list_live_jobs(project):
+    for info in infos:
         runs: list[Job | None] = list(active.get(info.id, []))
         if not info.multi:
             runs = runs[:1]  # one run at a time (the newest, should an older one linger)
         if not runs:
-            runs = [live_job_runs(flow=flow, job_id=info.id).first()]
+            runs = [latest.get(info.id)]
         for run in runs:
             rows.append({
                 "id": info.id,
